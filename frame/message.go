@@ -1,0 +1,182 @@
+package frame
+
+import "strconv"
+
+// Message is a whole data message or a control frame.
+type Message struct {
+	OpCode  Opcode
+	Payload []byte // unmasked; valid until the next call to Next or Release
+}
+
+// Buffers lends the memory that holds partly received messages. A server
+// uses it to cap that memory across all connections.
+type Buffers interface {
+	// Get returns a buffer of length 0 and capacity at least n, or nil when
+	// the budget is spent.
+	Get(n int) []byte
+	// Put gives back a buffer that Get returned.
+	Put(b []byte)
+}
+
+// Limits are shared by the MessageReaders of many connections.
+type Limits struct {
+	MaxMessage int64   // largest message accepted; 0 means no limit
+	Buffers    Buffers // nil: allocate with make and let the GC reclaim
+}
+
+// MessageReader reassembles messages from frames fed in any chunking
+// (§5.4), answering the rules of §5 through its Reader and the size limit
+// of Limits (close code 1009).
+//
+// A message that arrives whole in one input (the common case) is returned
+// as a slice of that input: no copy. Only a message split over inputs or
+// fragmented is copied into a buffer, borrowed from Limits.Buffers for the
+// time it is needed: a connection between messages holds no buffer.
+// Control frames between fragments are returned as they come.
+type MessageReader struct {
+	Reader
+	Limits *Limits
+
+	buf     []byte // the data message being assembled
+	ctl     []byte // a control frame split over inputs
+	op      Opcode // opcode of the message in buf
+	lent    bool   // buf or ctl holds a message already returned
+	ctlLent bool
+}
+
+var noLimits Limits
+
+// Next reads from b until it completes a message and returns it with the
+// number of bytes consumed. When b runs out first it returns ErrNeedMore
+// with n = len(b); the partial message is kept. Any other error is a
+// *ProtocolError to close the connection with.
+func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
+	m.Release()
+	lim := m.Limits
+	if lim == nil {
+		lim = &noLimits
+	}
+	for n < len(b) {
+		c, k, err := m.Reader.Next(b[n:])
+		n += k
+		if err != nil {
+			return msg, n, err
+		}
+		h := &c.Header
+		if h.OpCode.IsControl() {
+			if c.First && c.Last {
+				return m.control(h.OpCode, c.Payload, n)
+			}
+			if c.First {
+				if m.ctl = m.get(lim, MaxControlPayload); m.ctl == nil {
+					return msg, n, ErrMessageTooBig.with("no memory left for messages")
+				}
+			}
+			m.ctl = append(m.ctl, c.Payload...)
+			if c.Last {
+				m.ctlLent = true
+				return m.control(h.OpCode, m.ctl, n)
+			}
+			continue
+		}
+		if c.First {
+			if h.OpCode != OpContinuation {
+				m.op = h.OpCode
+			}
+			total := int64(len(m.buf)) + h.Length
+			if lim.MaxMessage > 0 && total > lim.MaxMessage {
+				return msg, n, ErrMessageTooBig.with(strconv.FormatInt(total, 10) + " bytes, limit " + strconv.FormatInt(lim.MaxMessage, 10))
+			}
+			if c.Last && h.Fin && h.OpCode != OpContinuation {
+				return Message{OpCode: h.OpCode, Payload: c.Payload}, n, nil
+			}
+		}
+		if err := m.append(lim, c.Payload, h); err != nil {
+			return msg, n, err
+		}
+		if c.Last && h.Fin {
+			m.lent = true
+			return Message{OpCode: m.op, Payload: m.buf}, n, nil
+		}
+	}
+	return msg, n, ErrNeedMore
+}
+
+func (m *MessageReader) control(op Opcode, p []byte, n int) (Message, int, error) {
+	if op == OpClose {
+		if _, _, err := ParseClose(p); err != nil {
+			return Message{}, n, err
+		}
+	}
+	return Message{OpCode: op, Payload: p}, n, nil
+}
+
+// append adds payload bytes to the message being assembled, growing its
+// buffer as bytes arrive (not as lengths are announced: a peer that
+// announces 16 MiB and sends one byte gets a small buffer).
+func (m *MessageReader) append(lim *Limits, p []byte, h *Header) error {
+	need := len(m.buf) + len(p)
+	if need > cap(m.buf) {
+		size := max(need, 2*cap(m.buf), 512)
+		if h.Fin {
+			// The final frame's remaining length bounds the message.
+			size = min(size, need+int(m.left))
+		}
+		nb := m.get(lim, size)
+		if nb == nil {
+			return ErrMessageTooBig.with("no memory left for messages")
+		}
+		nb = append(nb, m.buf...)
+		m.put(lim, m.buf)
+		m.buf = nb
+	}
+	m.buf = append(m.buf, p...)
+	return nil
+}
+
+// Release returns the buffer of a message returned by Next. Next calls it
+// itself; a caller that is done with the last message calls it so that an
+// idle connection holds nothing.
+func (m *MessageReader) Release() {
+	if m.lent {
+		lim := m.limits()
+		m.put(lim, m.buf)
+		m.buf, m.lent = nil, false
+	}
+	if m.ctlLent {
+		m.put(m.limits(), m.ctl)
+		m.ctl, m.ctlLent = nil, false
+	}
+}
+
+// Reset gives back every buffer, including those of a partial message, and
+// makes the reader new: for a connection that closes.
+func (m *MessageReader) Reset() {
+	lim := m.limits()
+	m.put(lim, m.buf)
+	m.put(lim, m.ctl)
+	*m = MessageReader{Reader: Reader{Role: m.Role, Rsv: m.Rsv}, Limits: m.Limits}
+}
+
+// Buffered returns the bytes held for a partial message.
+func (m *MessageReader) Buffered() int { return cap(m.buf) + cap(m.ctl) }
+
+func (m *MessageReader) limits() *Limits {
+	if m.Limits == nil {
+		return &noLimits
+	}
+	return m.Limits
+}
+
+func (m *MessageReader) get(lim *Limits, n int) []byte {
+	if lim.Buffers == nil {
+		return make([]byte, 0, n)
+	}
+	return lim.Buffers.Get(n)
+}
+
+func (m *MessageReader) put(lim *Limits, b []byte) {
+	if b != nil && lim.Buffers != nil {
+		lim.Buffers.Put(b[:0])
+	}
+}
