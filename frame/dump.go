@@ -1,0 +1,300 @@
+package frame
+
+import (
+	"encoding/hex"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Dump is one frame as it crossed the wire, for rendering to learners.
+type Dump struct {
+	Header Header
+	Wire   []byte // payload bytes as sent: masked when Header.Masked
+	Text   bool   // the payload belongs to a text message (for continuations)
+}
+
+// Payload returns the unmasked payload (a copy when the frame was masked).
+func (d *Dump) Payload() []byte {
+	if !d.Header.Masked {
+		return d.Wire
+	}
+	p := append([]byte(nil), d.Wire...)
+	Mask(d.Header.Mask, 0, p)
+	return p
+}
+
+// LengthEncoding names the payload-length encoding the header used and says
+// why (§5.2).
+func (h Header) LengthEncoding() (name, why string) {
+	switch {
+	case h.Length > 0xFFFF:
+		return "64-bit", "byte 1 holds 127 and the next 8 bytes the length, as it is over 65535 (most significant bit 0)"
+	case h.Length > 125:
+		return "16-bit", "byte 1 holds 126 and the next 2 bytes the length, as it is 126-65535"
+	}
+	return "7-bit", "the length (0-125) fits in byte 1 itself"
+}
+
+// AppendText renders the frame as an annotated block: the bits of bytes 0
+// and 1, the length encoding, the masking key, the masked bytes and the
+// payload as text or hex, and a close frame's code with its meaning. At
+// most maxShow payload bytes are shown (0: all).
+func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
+	h := d.Header
+	var hb [MaxHeaderSize]byte
+	n := h.Encode(hb[:])
+	b0, b1 := hb[0], hb[1]
+
+	dst = append(dst, "  byte 0  "...)
+	dst = appendBits(dst, b0)
+	dst = append(dst, "  FIN="...)
+	dst = appendBit(dst, h.Fin)
+	dst = append(dst, " RSV1="...)
+	dst = appendBit(dst, h.Rsv&Rsv1 != 0)
+	dst = append(dst, " RSV2="...)
+	dst = appendBit(dst, h.Rsv&Rsv2 != 0)
+	dst = append(dst, " RSV3="...)
+	dst = appendBit(dst, h.Rsv&Rsv3 != 0)
+	dst = append(dst, " opcode=0x"...)
+	dst = strconv.AppendUint(dst, uint64(h.OpCode), 16)
+	dst = append(dst, " ("...)
+	dst = append(dst, h.OpCode.String()...)
+	dst = append(dst, ")\n  byte 1  "...)
+	dst = appendBits(dst, b1)
+	dst = append(dst, "  MASK="...)
+	dst = appendBit(dst, h.Masked)
+	dst = append(dst, " length="...)
+	dst = strconv.AppendUint(dst, uint64(b1&0x7F), 10)
+	enc, why := h.LengthEncoding()
+	dst = append(dst, "\n  length  "...)
+	dst = strconv.AppendInt(dst, h.Length, 10)
+	dst = append(dst, " bytes, "...)
+	dst = append(dst, enc...)
+	dst = append(dst, " encoding: "...)
+	dst = append(dst, why...)
+	if ext := hb[2 : n-maskLen(h)]; len(ext) > 0 {
+		dst = append(dst, "; extended length bytes "...)
+		dst = appendHexSpaced(dst, ext, 0)
+	}
+	dst = append(dst, '\n')
+	if h.Masked {
+		dst = append(dst, "  mask    key "...)
+		dst = appendHexSpaced(dst, h.Mask[:], 0)
+		dst = append(dst, "\n  masked  "...)
+		dst = appendHexSpaced(dst, d.Wire, maxShow)
+		dst = append(dst, '\n')
+	}
+	p := d.Payload()
+	switch {
+	case h.OpCode == OpClose:
+		code, reason, err := ParseClose(p)
+		dst = append(dst, "  close   "...)
+		if len(p) >= 2 {
+			dst = strconv.AppendUint(dst, uint64(code), 10)
+			info := code.Info()
+			dst = append(dst, ' ')
+			dst = append(dst, info.Name...)
+			dst = append(dst, ": "...)
+			dst = append(dst, info.Meaning...)
+			if len(reason) > 0 || len(p) > 2 {
+				dst = append(dst, "; reason "...)
+				dst = strconv.AppendQuote(dst, string(p[2:]))
+			}
+		} else if len(p) == 0 {
+			dst = append(dst, "no status code (the receiver reports 1005)"...)
+		}
+		if err != nil {
+			dst = append(dst, "\n  VIOLATION "...)
+			dst = append(dst, err.Error()...)
+		}
+		dst = append(dst, '\n')
+	case d.Text || h.OpCode == OpText:
+		dst = append(dst, "  text    "...)
+		dst = strconv.AppendQuote(dst, string(clip(p, maxShow)))
+		if maxShow > 0 && len(p) > maxShow {
+			dst = append(dst, " …"...)
+		}
+		dst = append(dst, '\n')
+	case len(p) > 0:
+		dst = append(dst, "  payload "...)
+		dst = appendHexSpaced(dst, p, maxShow)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+func maskLen(h Header) int {
+	if h.Masked {
+		return 4
+	}
+	return 0
+}
+
+func clip(p []byte, n int) []byte {
+	if n > 0 && len(p) > n {
+		return p[:n]
+	}
+	return p
+}
+
+func appendBit(dst []byte, b bool) []byte {
+	if b {
+		return append(dst, '1')
+	}
+	return append(dst, '0')
+}
+
+// appendBits writes a byte as two nibbles of binary digits: "1000 0001".
+func appendBits(dst []byte, b byte) []byte {
+	for i := 7; i >= 0; i-- {
+		dst = append(dst, '0'+(b>>i)&1)
+		if i == 4 {
+			dst = append(dst, ' ')
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendHexSpaced(dst, p []byte, maxShow int) []byte {
+	for i, c := range clip(p, maxShow) {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	if maxShow > 0 && len(p) > maxShow {
+		dst = append(dst, " … ("...)
+		dst = strconv.AppendInt(dst, int64(len(p)), 10)
+		dst = append(dst, " bytes)"...)
+	}
+	return dst
+}
+
+// AppendJSON renders the frame as a JSON object whose field names are those
+// of Wireshark's websocket dissector (websocket.fin, websocket.opcode, ...),
+// so that a dump can be checked against tshark field by field. Fields that
+// Wireshark does not have are under "wsd.".
+func (d *Dump) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	dst = d.AppendJSONFields(dst)
+	return append(dst, '}')
+}
+
+// AppendJSONFields writes the fields of AppendJSON without the braces, for
+// callers that add their own (direction, time, connection).
+func (d *Dump) AppendJSONFields(dst []byte) []byte {
+	h := d.Header
+	var hb [MaxHeaderSize]byte
+	h.Encode(hb[:])
+	dst = jsonKey(dst, "websocket.fin", true)
+	dst = strconv.AppendBool(dst, h.Fin)
+	dst = jsonKey(dst, "websocket.rsv", false)
+	dst = strconv.AppendUint(dst, uint64(h.Rsv), 10)
+	dst = jsonKey(dst, "websocket.opcode", false)
+	dst = strconv.AppendUint(dst, uint64(h.OpCode), 10)
+	dst = jsonKey(dst, "websocket.mask", false)
+	dst = strconv.AppendBool(dst, h.Masked)
+	dst = jsonKey(dst, "websocket.payload_length", false)
+	dst = strconv.AppendUint(dst, uint64(hb[1]&0x7F), 10)
+	switch hb[1] & 0x7F {
+	case len16:
+		dst = jsonKey(dst, "websocket.payload_length_ext_16", false)
+		dst = strconv.AppendInt(dst, h.Length, 10)
+	case len64:
+		dst = jsonKey(dst, "websocket.payload_length_ext_64", false)
+		dst = strconv.AppendInt(dst, h.Length, 10)
+	}
+	if h.Masked {
+		dst = jsonKey(dst, "websocket.masking_key", false)
+		dst = jsonHex(dst, h.Mask[:])
+		dst = jsonKey(dst, "websocket.masked_payload", false)
+		dst = jsonHex(dst, d.Wire)
+	}
+	p := d.Payload()
+	switch op := h.OpCode; {
+	case op == OpClose:
+		if len(p) >= 2 {
+			code := CloseCode(uint16(p[0])<<8 | uint16(p[1]))
+			dst = jsonKey(dst, "websocket.payload.close.status_code", false)
+			dst = strconv.AppendUint(dst, uint64(code), 10)
+			if len(p) > 2 {
+				dst = jsonKey(dst, "websocket.payload.close.reason", false)
+				dst = jsonString(dst, p[2:])
+			}
+			info := code.Info()
+			dst = jsonKey(dst, "wsd.close_name", false)
+			dst = jsonString(dst, []byte(info.Name))
+			dst = jsonKey(dst, "wsd.close_meaning", false)
+			dst = jsonString(dst, []byte(info.Meaning))
+		}
+	case op == OpPing:
+		dst = jsonKey(dst, "websocket.payload.ping", false)
+		dst = jsonHex(dst, p)
+	case op == OpPong:
+		dst = jsonKey(dst, "websocket.payload.pong", false)
+		dst = jsonHex(dst, p)
+	case op == OpText || (op == OpContinuation && d.Text):
+		dst = jsonKey(dst, "websocket.payload.text", false)
+		dst = jsonString(dst, p)
+	case op == OpContinuation:
+		dst = jsonKey(dst, "websocket.payload.continue", false)
+		dst = jsonHex(dst, p)
+	case op == OpBinary:
+		dst = jsonKey(dst, "data.data", false)
+		dst = jsonHex(dst, p)
+	default:
+		dst = jsonKey(dst, "websocket.payload.unknown", false)
+		dst = jsonHex(dst, p)
+	}
+	enc, _ := h.LengthEncoding()
+	dst = jsonKey(dst, "wsd.opcode_name", false)
+	dst = jsonString(dst, []byte(h.OpCode.String()))
+	dst = jsonKey(dst, "wsd.length", false)
+	dst = strconv.AppendInt(dst, h.Length, 10)
+	dst = jsonKey(dst, "wsd.length_encoding", false)
+	dst = jsonString(dst, []byte(enc))
+	return dst
+}
+
+func jsonKey(dst []byte, k string, first bool) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, k...)
+	return append(dst, '"', ':')
+}
+
+func jsonHex(dst, p []byte) []byte {
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, p)
+	return append(dst, '"')
+}
+
+// jsonString quotes p as a JSON string; invalid UTF-8 becomes U+FFFD.
+func jsonString(dst, p []byte) []byte {
+	dst = append(dst, '"')
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r == '\n':
+			dst = append(dst, '\\', 'n')
+		case r == '\r':
+			dst = append(dst, '\\', 'r')
+		case r == '\t':
+			dst = append(dst, '\\', 't')
+		case r < 0x20 || r == 0x7F:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, "\\ufffd"...)
+		default:
+			dst = append(dst, p[:size]...)
+		}
+		p = p[size:]
+	}
+	return append(dst, '"')
+}
