@@ -7,21 +7,21 @@ type CloseCode uint16
 
 // Close codes from RFC 6455 §7.4.1 and the IANA registry (§11.7).
 const (
-	CloseNormal           CloseCode = 1000
-	CloseGoingAway        CloseCode = 1001
-	CloseProtocolError    CloseCode = 1002
-	CloseUnsupportedData  CloseCode = 1003
-	CloseNoStatus         CloseCode = 1005 // never sent: "no code was present"
-	CloseAbnormal         CloseCode = 1006 // never sent: "closed without a Close frame"
-	CloseInvalidPayload   CloseCode = 1007
-	ClosePolicyViolation  CloseCode = 1008
-	CloseMessageTooBig    CloseCode = 1009
-	CloseMandatoryExt     CloseCode = 1010
-	CloseInternalError    CloseCode = 1011
-	CloseServiceRestart   CloseCode = 1012
-	CloseTryAgainLater    CloseCode = 1013
-	CloseBadGateway       CloseCode = 1014
-	CloseTLSHandshake     CloseCode = 1015 // never sent
+	CloseNormal          CloseCode = 1000
+	CloseGoingAway       CloseCode = 1001
+	CloseProtocolError   CloseCode = 1002
+	CloseUnsupportedData CloseCode = 1003
+	CloseNoStatus        CloseCode = 1005 // never sent: "no code was present"
+	CloseAbnormal        CloseCode = 1006 // never sent: "closed without a Close frame"
+	CloseInvalidPayload  CloseCode = 1007
+	ClosePolicyViolation CloseCode = 1008
+	CloseMessageTooBig   CloseCode = 1009
+	CloseMandatoryExt    CloseCode = 1010
+	CloseInternalError   CloseCode = 1011
+	CloseServiceRestart  CloseCode = 1012
+	CloseTryAgainLater   CloseCode = 1013
+	CloseBadGateway      CloseCode = 1014
+	CloseTLSHandshake    CloseCode = 1015 // never sent
 )
 
 // CloseInfo names a close code and says what it means, for the dump tool.

@@ -16,14 +16,14 @@ type UTF8State uint8
 // second byte of some sequences, a narrower range than 80-BF (RFC 3629 §4:
 // no overlong forms, no surrogates, nothing above U+10FFFF).
 const (
-	utf8Accept UTF8State = iota
-	utf8Need1            // 80-BF, then accept
-	utf8Need2            // 80-BF, then need1
-	utf8Need3            // 80-BF, then need2
-	utf8AfterE0          // A0-BF, then need1
-	utf8AfterED          // 80-9F, then need1
-	utf8AfterF0          // 90-BF, then need2
-	utf8AfterF4          // 80-8F, then need2
+	utf8Accept  UTF8State = iota
+	utf8Need1             // 80-BF, then accept
+	utf8Need2             // 80-BF, then need1
+	utf8Need3             // 80-BF, then need2
+	utf8AfterE0           // A0-BF, then need1
+	utf8AfterED           // 80-9F, then need1
+	utf8AfterF0           // 90-BF, then need2
+	utf8AfterF4           // 80-8F, then need2
 	utf8Reject
 )
 
