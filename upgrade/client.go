@@ -1,0 +1,147 @@
+package upgrade
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strconv"
+)
+
+// NewKey returns a fresh Sec-WebSocket-Key: base64 of 16 random bytes
+// (RFC 6455 §4.1, item 7).
+func NewKey() [24]byte {
+	var nonce [16]byte
+	rand.Read(nonce[:]) // never fails (crypto/rand, Go 1.24+)
+	var k [24]byte
+	base64.StdEncoding.Encode(k[:], nonce[:])
+	return k
+}
+
+// ClientRequest describes a handshake request (RFC 6455 §4.1).
+type ClientRequest struct {
+	Host      string // Host header: host[:port]
+	URI       string // request-target, "/" if empty
+	Key       []byte // from NewKey
+	Origin    string // optional
+	Protocols string // optional, comma-separated offer
+	Header    string // optional extra header lines, CRLF-separated, no final CRLF
+}
+
+// AppendRequest appends the GET request of the opening handshake.
+func AppendRequest(dst []byte, c ClientRequest) []byte {
+	uri := c.URI
+	if uri == "" {
+		uri = "/"
+	}
+	dst = append(dst, "GET "...)
+	dst = append(dst, uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, c.Host...)
+	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	dst = append(dst, c.Key...)
+	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if c.Origin != "" {
+		dst = append(dst, "Origin: "...)
+		dst = append(dst, c.Origin...)
+		dst = append(dst, "\r\n"...)
+	}
+	if c.Protocols != "" {
+		dst = append(dst, "Sec-WebSocket-Protocol: "...)
+		dst = append(dst, c.Protocols...)
+		dst = append(dst, "\r\n"...)
+	}
+	if c.Header != "" {
+		dst = append(dst, c.Header...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// Response is a parsed HTTP response head; fields slice the parsed buffer.
+type Response struct {
+	Head       []byte
+	Status     int
+	Upgrade    []byte
+	Connection []byte
+	Accept     []byte
+	Protocol   []byte
+	Extension  []byte
+
+	upgradeWS, connUpgrade bool
+}
+
+// Errors of the client side, for counting failures by cause.
+var (
+	ErrBadStatus  = errors.New("upgrade: server did not answer 101")
+	ErrBadAccept  = errors.New("upgrade: Sec-WebSocket-Accept does not match the key")
+	ErrBadUpgrade = errors.New("upgrade: 101 without Upgrade: websocket and Connection: Upgrade")
+	ErrBadHead    = errors.New("upgrade: malformed response head")
+)
+
+// ParseResponse parses the response head at the start of b, returning its
+// length or ErrIncomplete while it has not fully arrived.
+func ParseResponse(b []byte, maxHead int) (Response, int, error) {
+	var r Response
+	n, err := headEnd(b, maxHead)
+	if err != nil {
+		if err != ErrIncomplete {
+			err = errors.Join(ErrBadHead, err)
+		} else if len(b) >= 5 && string(b[:5]) != "HTTP/" {
+			err = errors.Join(ErrBadHead, errors.New("not an HTTP response: "+quote(b)))
+		}
+		return r, 0, err
+	}
+	r.Head = b[:n]
+	eol := bytes.IndexByte(r.Head, '\n')
+	line := r.Head[:eol+1]
+	// "HTTP/1.1 101 Switching Protocols\r\n"
+	if len(line) < 14 || string(line[:5]) != "HTTP/" || line[8] != ' ' || line[len(line)-2] != '\r' {
+		return r, 0, errors.Join(ErrBadHead, errors.New("malformed status line "+quote(line)))
+	}
+	st, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || (len(line) > 14 && line[12] != ' ') {
+		return r, 0, errors.Join(ErrBadHead, errors.New("malformed status line "+quote(line)))
+	}
+	r.Status = st
+	l := lines{rest: r.Head[eol+1:]}
+	for l.next() {
+		switch {
+		case equalFold(l.name, "Upgrade"):
+			r.Upgrade = l.value
+			r.upgradeWS = r.upgradeWS || hasToken(l.value, "websocket")
+		case equalFold(l.name, "Connection"):
+			r.Connection = l.value
+			r.connUpgrade = r.connUpgrade || hasToken(l.value, "Upgrade")
+		case equalFold(l.name, "Sec-WebSocket-Accept"):
+			r.Accept = l.value
+		case equalFold(l.name, "Sec-WebSocket-Protocol"):
+			r.Protocol = l.value
+		case equalFold(l.name, "Sec-WebSocket-Extensions"):
+			r.Extension = l.value
+		}
+	}
+	if l.err != nil {
+		return r, 0, errors.Join(ErrBadHead, l.err)
+	}
+	return r, n, nil
+}
+
+// Check verifies the server's answer to a request made with key
+// (RFC 6455 §4.1, the client's checks of the response).
+func (r *Response) Check(key []byte) error {
+	if r.Status != 101 {
+		return errors.Join(ErrBadStatus, errors.New("status "+strconv.Itoa(r.Status)))
+	}
+	if !r.upgradeWS || !r.connUpgrade {
+		return ErrBadUpgrade
+	}
+	want := Accept(key)
+	if string(r.Accept) != string(want[:]) {
+		return errors.Join(ErrBadAccept, errors.New("got "+quote(r.Accept)+", want "+string(want[:])))
+	}
+	if r.Extension != nil {
+		return errors.Join(ErrBadUpgrade, errors.New("server answered extensions that were not offered: "+quote(r.Extension)))
+	}
+	return nil
+}
