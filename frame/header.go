@@ -138,22 +138,6 @@ func ParseHeader(b []byte) (h Header, n int, err error) {
 	return h, n, nil
 }
 
-// headerSize returns the size of the header whose first two bytes are b0,
-// b1, known as soon as those two bytes are.
-func headerSize(b1 byte) int {
-	n := 2
-	switch b1 & 0x7F {
-	case len16:
-		n = 4
-	case len64:
-		n = 10
-	}
-	if b1&0x80 != 0 {
-		n += 4
-	}
-	return n
-}
-
 // Role says which side of the connection reads the frames: a server reads
 // client frames, which must be masked; a client reads server frames, which
 // must not be (§5.1).

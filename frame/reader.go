@@ -105,26 +105,21 @@ func (r *Reader) readHeader(b []byte) (h Header, n int, err error) {
 		}
 		return h, n, err
 	}
-	// A header split over reads: complete it in hbuf. Its size is known
-	// once its second byte is.
-	for {
-		need := 2
-		if r.hlen >= 2 {
-			need = headerSize(r.hbuf[1])
-		}
-		if int(r.hlen) == need {
-			break
-		}
-		k := copy(r.hbuf[r.hlen:need], b[n:])
-		r.hlen += uint8(k)
-		n += k
-		if int(r.hlen) < need {
-			return h, n, ErrNeedMore
-		}
+	// A header split over reads: add what fits to the bytes held and try
+	// again. hbuf holds the largest header, so if it fills up the header
+	// is complete.
+	old := int(r.hlen)
+	k := copy(r.hbuf[old:], b)
+	h, n, err = ParseHeader(r.hbuf[:old+k])
+	if err == ErrNeedMore {
+		r.hlen = uint8(old + k)
+		return h, k, err
 	}
-	h, _, err = ParseHeader(r.hbuf[:r.hlen])
 	r.hlen = 0
-	return h, n, err
+	if err != nil {
+		return h, k, err
+	}
+	return h, n - old, nil
 }
 
 // begin validates a new frame against the role and the fragmentation state
