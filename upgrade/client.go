@@ -83,28 +83,30 @@ var (
 // length or ErrIncomplete while it has not fully arrived.
 func ParseResponse(b []byte, maxHead int) (Response, int, error) {
 	var r Response
-	n, err := headEnd(b, maxHead)
-	if err != nil {
-		if err != ErrIncomplete {
-			err = errors.Join(ErrBadHead, err)
-		} else if len(b) >= 5 && string(b[:5]) != "HTTP/" {
-			err = errors.Join(ErrBadHead, errors.New("not an HTTP response: "+quote(b)))
-		}
-		return r, 0, err
+	if maxHead <= 0 {
+		maxHead = DefaultMaxHead
 	}
-	r.Head = b[:n]
-	eol := bytes.IndexByte(r.Head, '\n')
-	line := r.Head[:eol+1]
+	in := b[:min(len(b), maxHead)]
+	if len(in) >= 5 && string(in[:5]) != "HTTP/" {
+		return r, 0, errors.Join(ErrBadHead, errors.New("not an HTTP response: "+quote(in)))
+	}
+	eol := bytes.IndexByte(in, '\n')
+	if eol < 0 {
+		return r, 0, incompleteResponse(b, maxHead)
+	}
+	line := in[:eol+1]
 	// "HTTP/1.1 101 Switching Protocols\r\n"
-	if len(line) < 14 || string(line[:5]) != "HTTP/" || line[8] != ' ' || line[len(line)-2] != '\r' {
-		return r, 0, errors.Join(ErrBadHead, errors.New("malformed status line "+quote(line)))
+	st, err := 0, error(nil)
+	if len(line) >= 14 && line[8] == ' ' && line[len(line)-2] == '\r' && (len(line) == 14 || line[12] == ' ') {
+		st, err = strconv.Atoi(string(line[9:12]))
+	} else {
+		err = errors.New("malformed")
 	}
-	st, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || (len(line) > 14 && line[12] != ' ') {
+	if err != nil {
 		return r, 0, errors.Join(ErrBadHead, errors.New("malformed status line "+quote(line)))
 	}
 	r.Status = st
-	l := lines{rest: r.Head[eol+1:]}
+	l := lines{rest: in[eol+1:]}
 	for l.next() {
 		switch {
 		case equalFold(l.name, "Upgrade"):
@@ -121,10 +123,22 @@ func ParseResponse(b []byte, maxHead int) (Response, int, error) {
 			r.Extension = l.value
 		}
 	}
-	if l.err != nil {
+	switch {
+	case l.err != nil:
 		return r, 0, errors.Join(ErrBadHead, l.err)
+	case !l.done:
+		return r, 0, incompleteResponse(b, maxHead)
 	}
+	n := len(in) - len(l.rest)
+	r.Head = b[:n]
 	return r, n, nil
+}
+
+func incompleteResponse(b []byte, maxHead int) error {
+	if len(b) >= maxHead {
+		return errors.Join(ErrBadHead, errors.New("response head over "+strconv.Itoa(maxHead)+" bytes"))
+	}
+	return ErrIncomplete
 }
 
 // Check verifies the server's answer to a request made with key

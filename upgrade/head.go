@@ -2,52 +2,38 @@ package upgrade
 
 import (
 	"bytes"
-	"strconv"
+	"encoding/binary"
 )
 
 // DefaultMaxHead is the largest request head accepted by default (→ 431).
 const DefaultMaxHead = 8 << 10
 
-var crlfcrlf = []byte("\r\n\r\n")
 
-// headEnd finds the end of an HTTP head in b. It returns the head's length
-// including the blank line, ErrIncomplete when the end has not arrived, or
-// a 431 once maxHead bytes have arrived without it.
-func headEnd(b []byte, maxHead int) (int, error) {
-	if maxHead <= 0 {
-		maxHead = DefaultMaxHead
-	}
-	i := bytes.Index(b[:min(len(b), maxHead)], crlfcrlf)
-	if i < 0 {
-		if len(b) >= maxHead {
-			return 0, errorf(431, "request head over "+strconv.Itoa(maxHead)+" bytes")
-		}
-		return 0, ErrIncomplete
-	}
-	return i + 4, nil
-}
-
-// lines walks the header lines of a head (after its first line).
+// lines walks the header lines of a head (after its first line). It stops
+// at the blank line that ends the head (done), at the end of the input
+// (the head is incomplete), or at a malformed line (err).
 type lines struct {
 	rest        []byte
 	name, value []byte
+	done        bool
 	err         *Error
 }
 
 // next moves to the next header field and reports whether there is one.
-// A malformed line sets err (400).
 func (l *lines) next() bool {
 	i := bytes.IndexByte(l.rest, '\n')
-	if i <= 0 || l.rest[i-1] != '\r' {
-		if len(l.rest) > 0 {
-			l.err = errorf(400, "header line not ended by CRLF")
-		}
+	if i < 0 {
+		return false // incomplete: the line has not fully arrived
+	}
+	if i == 0 || l.rest[i-1] != '\r' {
+		l.err = errorf(400, "header line not ended by CRLF")
 		return false
 	}
 	line := l.rest[:i-1]
 	l.rest = l.rest[i+1:]
 	if len(line) == 0 {
-		return false // the blank line ending the head
+		l.done = true // the blank line ending the head
+		return false
 	}
 	if line[0] == ' ' || line[0] == '\t' {
 		l.err = errorf(400, "obsolete header line folding") // RFC 7230 §3.2.4
@@ -60,13 +46,37 @@ func (l *lines) next() bool {
 	}
 	l.name = line[:c]
 	l.value = trimOWS(line[c+1:])
-	for _, ch := range l.value {
-		if ch < 0x20 && ch != '\t' || ch == 0x7F {
-			l.err = errorf(400, "control character in header "+quote(l.name))
-			return false
-		}
+	if hasCTL(l.value) {
+		l.err = errorf(400, "control character in header "+quote(l.name))
+		return false
 	}
 	return true
+}
+
+// hasCTL reports whether b holds a control character other than HTAB
+// (RFC 7230 §3.2: not allowed in a field value). Eight bytes at a time: a
+// word with no byte below 0x20 and none equal to 0x7F is skipped at once.
+func hasCTL(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		below20 := (x - 0x20*ones) &^ x & highs
+		is7F := ((x ^ 0x7F*ones) - ones) &^ (x ^ 0x7F*ones) & highs
+		if below20|is7F != 0 && ctlByte(b[:8]) {
+			return true
+		}
+		b = b[8:]
+	}
+	return ctlByte(b)
+}
+
+func ctlByte(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7F {
+			return true
+		}
+	}
+	return false
 }
 
 // tokenChar marks the tchar set of RFC 7230 §3.2.6.

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"bytes"
 	"encoding/base64"
+	"strconv"
 )
 
 // Request is a parsed HTTP/1.1 request head. Every []byte field is a slice
@@ -41,38 +42,44 @@ type Request struct {
 // Parse checks syntax only; Validate checks the WebSocket rules.
 func Parse(b []byte, maxHead int) (Request, int, error) {
 	var r Request
-	n, err := headEnd(b, maxHead)
-	if err != nil {
-		if err == ErrIncomplete {
-			err = checkPrefix(b)
-		}
-		return r, 0, err
+	if maxHead <= 0 {
+		maxHead = DefaultMaxHead
 	}
-	r.Head = b[:n]
-	eol := bytes.IndexByte(r.Head, '\n')
-	if e := r.parseRequestLine(r.Head[:eol+1]); e != nil {
+	in := b[:min(len(b), maxHead)]
+	eol := bytes.IndexByte(in, '\n')
+	if eol < 0 {
+		return r, 0, incomplete(b, maxHead, checkPrefix(in))
+	}
+	if e := r.parseRequestLine(in[:eol+1]); e != nil {
 		return r, 0, e
 	}
-	l := lines{rest: r.Head[eol+1:]}
+	l := lines{rest: in[eol+1:]}
 	for l.next() {
 		r.field(l.name, l.value)
 	}
-	if l.err != nil {
+	switch {
+	case l.err != nil:
 		return r, 0, l.err
+	case !l.done:
+		return r, 0, incomplete(b, maxHead, ErrIncomplete)
 	}
+	n := len(in) - len(l.rest)
+	r.Head = b[:n]
 	return r, n, nil
+}
+
+// incomplete turns a head that has not ended yet into 431 once maxHead
+// bytes of it have arrived.
+func incomplete(b []byte, maxHead int, err error) error {
+	if err == ErrIncomplete && len(b) >= maxHead {
+		return errorf(431, "request head over "+strconv.Itoa(maxHead)+" bytes")
+	}
+	return err
 }
 
 // checkPrefix fails a head early when what has arrived of its request line
 // cannot start a valid one (garbage, a TLS hello, a binary protocol).
 func checkPrefix(b []byte) error {
-	if eol := bytes.IndexByte(b, '\n'); eol >= 0 {
-		var r Request
-		if e := r.parseRequestLine(b[:eol+1]); e != nil {
-			return e
-		}
-		return ErrIncomplete
-	}
 	// Before the first space only a method token may come.
 	sp := bytes.IndexByte(b, ' ')
 	m := b
