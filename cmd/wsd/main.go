@@ -1,0 +1,97 @@
+// Command wsd is the WebSocket server: epoll event loops on raw sockets,
+// the RFC 6455 handshake and framing done in-house, /echo for tests and
+// conformance runs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wsd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("wsd", flag.ContinueOnError)
+	var o wsconn.Options
+	var origins string
+	shutdownTimeout := fs.Duration("shutdown-timeout", 5*time.Second, "on SIGINT/SIGTERM, how long closing connections may take")
+	fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.IntVar(&o.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
+	fs.BoolVar(&o.ReusePort, "reuseport", false, "set SO_REUSEPORT on the listener")
+	fs.IntVar(&o.MaxConns, "max-conns", 0, "connections at once (0: the fd limit)")
+	fs.Int64Var(&o.MaxMessage, "max-message", 16<<20, "largest message in bytes (→ close 1009)")
+	fs.Int64Var(&o.MaxMessageMemory, "max-message-memory", 256<<20, "bytes all partly received messages may hold together (→ close 1009)")
+	fs.IntVar(&o.MaxHead, "max-head", upgrade.DefaultMaxHead, "largest request head in bytes (→ 431)")
+	fs.IntVar(&o.QueueCap, "queue-cap", 4<<20, "bytes queued per connection before it is a slow consumer")
+	fs.BoolVar(&o.DropOldest, "drop-oldest", false, "at the queue cap drop the oldest queued messages instead of closing with 1008")
+	fs.DurationVar(&o.HandshakeTimeout, "handshake-timeout", 5*time.Second, "time from accept to a complete request head")
+	fs.DurationVar(&o.PingInterval, "ping-interval", 30*time.Second, "idle time before a ping; two more silent intervals close")
+	fs.DurationVar(&o.CloseTimeout, "close-timeout", 5*time.Second, "wait for the peer's close frame after ours")
+	fs.StringVar(&origins, "origins", "*", "allowed Origin values, comma-separated (* = any; others get 403)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if origins != "" && origins != "*" {
+		o.Origins = strings.Split(origins, ",")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.Logger = log
+	o.Upgrade = route
+
+	srv, err := wsconn.New(o)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	eff := srv.Options()
+	log.Info("wsd listening", "addr", srv.Addr().String(), "loops", eff.Loops, "max_conns", eff.MaxConns,
+		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
+		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("shutting down", "signal", got.String(), "connections", srv.Conns())
+	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown cut connections that did not close in time", "err", err)
+	}
+	return nil
+}
+
+// route maps upgrade requests to handlers by path.
+func route(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+	switch string(req.Path) {
+	case "/echo":
+		return echo{}, nil
+	}
+	return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
+}
+
+// echo sends every message back as it came (text or binary).
+type echo struct{}
+
+func (echo) OnOpen(*wsconn.Conn) {}
+
+func (echo) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) { c.Send(op, p) }
+
+func (echo) OnClose(*wsconn.Conn, frame.CloseCode, string) {}

@@ -1,0 +1,144 @@
+package wsconn
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/wsd-dev/wsd/upgrade"
+)
+
+// handshake reads the request head (§4.2.1) and answers it: 101 and the
+// connection opens, an HTTP error, or a hand-off to net/http for requests
+// that are not upgrades. Loop goroutine only.
+func (c *Conn) handshake(data []byte) {
+	s := c.l.s
+	in := data
+	if c.hs != nil {
+		*c.hs = append(*c.hs, data...)
+		in = *c.hs
+	}
+	req, n, err := upgrade.Parse(in, s.opt.MaxHead)
+	if err == upgrade.ErrIncomplete {
+		if c.hs == nil {
+			// The head is split over reads: keep its bytes, the loop's
+			// buffer will be overwritten.
+			b := append(make([]byte, 0, max(2*len(data), 512)), data...)
+			c.hs = &b
+		}
+		return
+	}
+	var ue *upgrade.Error
+	if errors.As(err, &ue) {
+		c.refuse(ue)
+		return
+	}
+	if !req.IsUpgrade() {
+		c.toHTTP(in, &req)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		c.refuse(err.(*upgrade.Error))
+		return
+	}
+	if !s.originAllowed(req.Origin) {
+		c.refuse(&upgrade.Error{Status: 403, Msg: "origin " + quoteOrigin(req.Origin) + " is not allowed"})
+		return
+	}
+	var h Handler
+	if s.opt.Upgrade == nil {
+		ue = &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
+	} else {
+		h, ue = s.opt.Upgrade(&req)
+	}
+	if ue != nil {
+		c.refuse(ue)
+		return
+	}
+	var rb [256]byte
+	resp := upgrade.AppendResponse(rb[:0], req.Key, req.SelectProtocol(s.opt.Protocols))
+	c.h = h
+	c.state = stOpen
+	c.pingAt = 0
+	c.mu.Lock()
+	c.writeLocked(nil, resp, false)
+	c.mu.Unlock()
+	c.l.stats.upgrades.Add(1)
+	h.OnOpen(c)
+	if rest := in[n:]; len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
+		// Frames sent right behind the head.
+		c.cork()
+		c.frames(rest)
+		c.uncork()
+	}
+	c.releaseHead()
+}
+
+func (c *Conn) releaseHead() { c.hs = nil }
+
+// refuse answers a bad handshake with its status and a one-line body, then
+// drains until the client hangs up or CloseTimeout passes.
+func (c *Conn) refuse(e *upgrade.Error) {
+	var rb [512]byte
+	resp := upgrade.AppendError(rb[:0], e)
+	c.l.stats.handshakeErrors.Add(1)
+	c.state = stDraining
+	c.releaseHead()
+	c.mu.Lock()
+	c.writeLocked(nil, resp, false)
+	c.closingAt = nonzero(c.l.s.clock())
+	c.mu.Unlock()
+	c.shutdownWrite()
+}
+
+func (s *Server) originAllowed(origin []byte) bool {
+	if len(s.opt.Origins) == 0 {
+		return true
+	}
+	for _, o := range s.opt.Origins {
+		if o == "*" || strings.EqualFold(o, string(origin)) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteOrigin(o []byte) string {
+	if o == nil {
+		return "(none)"
+	}
+	if len(o) > 100 {
+		o = o[:100]
+	}
+	return `"` + strings.ToValidUTF8(string(o), "?") + `"`
+}
+
+// toHTTP hands a plain HTTP request's connection to net/http, with the
+// bytes already read in front of it, or answers 404 when the server has no
+// HTTP handler.
+func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
+	s := c.l.s
+	if s.http == nil {
+		c.refuse(&upgrade.Error{Status: 404, Msg: "no route for " + string(req.Method) + " " + string(req.Path)})
+		return
+	}
+	pre := append([]byte(nil), in...)
+	fd := int(c.fd)
+	c.l.Del(fd)
+	s.table[fd].Store(nil)
+	c.mu.Lock()
+	c.setFlag(fClosed)
+	c.mu.Unlock()
+	c.releaseHead()
+	s.conns.Add(-1)
+	c.l.stats.httpReqs.Add(1)
+	f := os.NewFile(uintptr(fd), "http")
+	nc, err := net.FileConn(f) // a dup; net/http's poller takes it from here
+	f.Close()
+	if err != nil {
+		s.opt.Logger.Warn("http hand-off failed", "err", err)
+		return
+	}
+	s.http.hand(&prefixConn{Conn: nc, pre: pre})
+}
