@@ -8,7 +8,6 @@ import (
 // DefaultMaxHead is the largest request head accepted by default (→ 431).
 const DefaultMaxHead = 8 << 10
 
-
 // lines walks the header lines of a head (after its first line). It stops
 // at the blank line that ends the head (done), at the end of the input
 // (the head is incomplete), or at a malformed line (err).

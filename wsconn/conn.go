@@ -20,11 +20,11 @@ const (
 
 // Write-side flags, under Conn.mu; read atomically elsewhere.
 const (
-	fSentClose uint32 = 1 << iota // a Close frame was written or queued: no more data
-	fClosed                       // the fd is closed: nothing may touch it
-	fWantOut                      // EPOLLOUT is armed
-	fCorked                       // the loop is handling this connection's input: small writes gather in the loop's cork buffer
-	fShutAfterFlush               // shut the write side once the queue drains (HTTP error answers)
+	fSentClose      uint32 = 1 << iota // a Close frame was written or queued: no more data
+	fClosed                            // the fd is closed: nothing may touch it
+	fWantOut                           // EPOLLOUT is armed
+	fCorked                            // the loop is handling this connection's input: small writes gather in the loop's cork buffer
+	fShutAfterFlush                    // shut the write side once the queue drains (HTTP error answers)
 )
 
 // Conn is one WebSocket connection. Its methods are safe from any goroutine.

@@ -96,4 +96,3 @@ func (o *Options) tick() time.Duration {
 	t := min(o.HandshakeTimeout, o.PingInterval, o.CloseTimeout) / 4
 	return max(min(t, time.Second), 10*time.Millisecond)
 }
-

@@ -236,4 +236,3 @@ func (c *Conn) uncork() {
 	l.cork = l.cork[:0]
 	c.writeLocked(nil, cork, false) // copies into the queue whatever does not go out
 }
-
