@@ -31,7 +31,7 @@ type confCase struct {
 }
 
 func m(fin bool, op frame.Opcode, p []byte) []byte { return wstest.Masked(fin, op, p) }
-func txt(s string) []byte                       { return []byte(s) }
+func txt(s string) []byte                          { return []byte(s) }
 
 const confMax = 1 << 20 // the suite's server takes messages up to 1 MiB
 
