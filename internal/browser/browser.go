@@ -1,0 +1,74 @@
+// Package browser starts Debian's headless Chromium for end-to-end tests,
+// driven over the DevTools protocol with chromedp. It never downloads a
+// browser.
+package browser
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Path is Debian's chromium binary, installed by `make test`.
+const Path = "/usr/bin/chromium"
+
+// New starts a browser for the test and returns a context for its first
+// tab; the browser is stopped when the test ends.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	if _, err := os.Stat(Path); err != nil {
+		t.Fatalf("%s not found (make test installs it): %v", Path, err)
+	}
+	opts := append([]chromedp.ExecAllocatorOption{},
+		chromedp.ExecPath(Path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	// Start the browser now so that a failure to launch is reported here.
+	// (Not under a derived timeout: cancelling the context of the first run
+	// would stop the browser.)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// WaitJSON polls a JS expression until it is not null/undefined and
+// decodes its value into out.
+func WaitJSON(ctx context.Context, expr string, out any, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("("+expr+") != null"))
+		if err != nil {
+			return err
+		}
+		if ok {
+			js, err := chromedp.Run(ctx, chromedp.Evaluate[string]("JSON.stringify("+expr+")"))
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal([]byte(js), out)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still null after %v", expr, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
