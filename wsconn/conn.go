@@ -8,7 +8,6 @@ import (
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
-	"golang.org/x/sys/unix"
 )
 
 // Read-side states, owned by the loop's goroutine.
@@ -73,8 +72,8 @@ func (c *Conn) Server() *Server { return c.l.s }
 // buffer, then the bytes go to the state's parser. Loop goroutine only.
 func (c *Conn) readable() {
 	l := c.l
-	n, err := unix.Read(int(c.fd), l.Buf)
-	if err == unix.EAGAIN || err == unix.EINTR {
+	n, err := poller.Read(int(c.fd), l.Buf)
+	if err == poller.ErrAgain || err == poller.ErrIntr {
 		return
 	}
 	if n <= 0 {
@@ -224,7 +223,7 @@ func (c *Conn) clearFlag(f uint32) { c.flags.Store(c.flags.Load() &^ f) }
 func (c *Conn) shutdownWrite() {
 	c.mu.Lock()
 	if c.q.empty() {
-		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+		poller.ShutdownWrite(int(c.fd))
 	} else {
 		c.setFlag(fShutAfterFlush)
 	}
@@ -244,7 +243,7 @@ func (c *Conn) closeNow(code frame.CloseCode, reason string) {
 	s.table[c.fd].Store(nil) // before close: the number may be reused at once
 	c.mu.Lock()
 	c.setFlag(fClosed)
-	unix.Close(int(c.fd))
+	poller.Close(int(c.fd))
 	c.q = nil
 	c.mu.Unlock()
 	c.rd.Reset()

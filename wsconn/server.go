@@ -9,7 +9,6 @@ import (
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
-	"golang.org/x/sys/unix"
 )
 
 // Server accepts connections on a listening socket and runs them on its
@@ -45,11 +44,11 @@ func New(opt Options) (*Server, error) {
 	s := &Server{opt: opt, start: time.Now()}
 	s.budget.max = opt.MaxMessageMemory
 	s.limits = frame.Limits{MaxMessage: opt.MaxMessage, Buffers: &s.budget}
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return nil, fmt.Errorf("wsconn: getrlimit: %w", err)
+	maxFDs, err := poller.MaxFDs()
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: %w", err)
 	}
-	s.table = make([]atomic.Pointer[Conn], min(rl.Cur, 1<<22))
+	s.table = make([]atomic.Pointer[Conn], maxFDs)
 	fd, addr, err := poller.Listen(opt.Addr, poller.ListenOptions{ReusePort: opt.ReusePort})
 	if err != nil {
 		return nil, err
@@ -60,7 +59,7 @@ func New(opt Options) (*Server, error) {
 		pl, err := poller.NewLoop(i, s, opt.ReadBuffer, opt.tick())
 		if err != nil {
 			s.closeLoops()
-			unix.Close(fd)
+			poller.Close(fd)
 			return nil, err
 		}
 		l.Loop = pl
@@ -132,11 +131,11 @@ func (s *Server) Event(pl *poller.Loop, fd int, ev uint32) {
 func (s *Server) accept(l *loop) {
 	for range 256 {
 		fd, err := poller.Accept(s.lfd)
-		if err == unix.EAGAIN {
+		if err == poller.ErrAgain {
 			return
 		}
 		if err != nil {
-			if (err == unix.EMFILE || err == unix.ENFILE) && s.acceptPaused.CompareAndSwap(false, true) {
+			if poller.OutOfFDs(err) && s.acceptPaused.CompareAndSwap(false, true) {
 				// Level-triggered: the listener would wake us forever. Stop
 				// listening until the next tick frees some fds.
 				s.opt.Logger.Warn("accept: out of file descriptors; pausing accepts", "err", err, "conns", s.Conns())
@@ -146,11 +145,11 @@ func (s *Server) accept(l *loop) {
 			return
 		}
 		if (s.opt.MaxConns > 0 && s.conns.Load() >= int64(s.opt.MaxConns)) || fd >= len(s.table) || s.shutting.Load() {
-			unix.Close(fd)
+			poller.Close(fd)
 			l.stats.refused.Add(1)
 			continue
 		}
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		poller.SetNoDelay(fd)
 		target := s.loops[int(s.next.Add(1))%len(s.loops)]
 		now := s.clock()
 		c := &Conn{fd: int32(fd), l: target, state: stHandshake, lastRead: now, pingAt: nonzero(now)}
@@ -161,7 +160,7 @@ func (s *Server) accept(l *loop) {
 		target.stats.accepted.Add(1)
 		if err := target.Add(fd, poller.In|poller.RdHup); err != nil {
 			s.table[fd].Store(nil)
-			unix.Close(fd)
+			poller.Close(fd)
 			s.conns.Add(-1)
 		}
 	}
@@ -225,7 +224,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	s.loops[0].Post(func() {
 		s.loops[0].Del(s.lfd)
-		unix.Close(s.lfd)
+		poller.Close(s.lfd)
 		close(done)
 	})
 	<-done

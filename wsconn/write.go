@@ -3,7 +3,6 @@ package wsconn
 import (
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
-	"golang.org/x/sys/unix"
 )
 
 // queue holds what a socket did not take at once, frame by frame: the
@@ -93,7 +92,7 @@ func (c *Conn) writeLocked(hdr, payload []byte, shared bool) {
 		l.cork = l.cork[:0]
 	}
 	n, err := poller.Write(int(c.fd), cork, hdr, payload)
-	if err != nil && err != unix.EAGAIN {
+	if err != nil && err != poller.ErrAgain {
 		return // the socket is broken: the loop sees it on its next read
 	}
 	l.stats.bytesOut.Add(int64(n))
@@ -184,8 +183,8 @@ func (c *Conn) flush() {
 	for !q.empty() {
 		n, err := c.l.Writev(int(c.fd), q.segs)
 		if err != nil {
-			if err != unix.EAGAIN {
-				unix.Shutdown(int(c.fd), unix.SHUT_RDWR) // the read side reports it
+			if err != poller.ErrAgain {
+				poller.ShutdownBoth(int(c.fd)) // the read side reports it
 			}
 			return
 		}
@@ -208,7 +207,7 @@ func (c *Conn) flush() {
 		c.l.Mod(int(c.fd), poller.In|poller.RdHup)
 	}
 	if c.flags.Load()&fShutAfterFlush != 0 {
-		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+		poller.ShutdownWrite(int(c.fd))
 	}
 }
 

@@ -1,0 +1,41 @@
+package poller
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Errors a non-blocking socket call returns that are not failures.
+var (
+	ErrAgain = unix.EAGAIN // nothing to read, or no room to write, now
+	ErrIntr  = unix.EINTR
+)
+
+// Read reads from fd into p (read(2)).
+func Read(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+
+// Close closes fd.
+func Close(fd int) error { return unix.Close(fd) }
+
+// ShutdownWrite sends FIN: the peer reads EOF once it has read the rest.
+func ShutdownWrite(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }
+
+// ShutdownBoth shuts both directions; the loop then sees the fd fail.
+func ShutdownBoth(fd int) error { return unix.Shutdown(fd, unix.SHUT_RDWR) }
+
+// SetNoDelay turns off Nagle's algorithm: frames go out when written.
+func SetNoDelay(fd int) error {
+	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+}
+
+// MaxFDs returns the process's soft limit on open files.
+func MaxFDs() (int, error) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, err
+	}
+	return int(min(rl.Cur, 1<<22)), nil
+}
+
+// OutOfFDs reports whether err says the process or system ran out of file
+// descriptors.
+func OutOfFDs(err error) bool { return err == unix.EMFILE || err == unix.ENFILE }
