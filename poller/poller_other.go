@@ -63,6 +63,6 @@ func MaxFDs() (int, error)          { return 0, ErrUnsupported }
 func OutOfFDs(error) bool           { return false }
 
 func Dial(netip.Addr, netip.AddrPort) (int, error) { return -1, ErrUnsupported }
-func SocketError(int) error                         { return ErrUnsupported }
-func IsRefused(error) bool                          { return false }
-func IsTimeout(error) bool                          { return false }
+func SocketError(int) error                        { return ErrUnsupported }
+func IsRefused(error) bool                         { return false }
+func IsTimeout(error) bool                         { return false }
