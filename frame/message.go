@@ -37,8 +37,8 @@ type MessageReader struct {
 	Reader
 	Limits *Limits
 
-	buf     []byte // the data message being assembled
-	ctl     []byte // a control frame split over inputs
+	buf     []byte  // the data message being assembled
+	ctl     *[]byte // a control frame split over inputs (rare: kept out of line)
 	op      Opcode // opcode of the message in buf
 	lent    bool   // buf or ctl holds a message already returned
 	ctlLent bool
@@ -68,14 +68,16 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 				return m.control(h.OpCode, c.Payload, n)
 			}
 			if c.First {
-				if m.ctl = m.get(lim, MaxControlPayload); m.ctl == nil {
+				b := m.get(lim, MaxControlPayload)
+				if b == nil {
 					return msg, n, ErrMessageTooBig.with("no memory left for messages")
 				}
+				m.ctl = &b
 			}
-			m.ctl = append(m.ctl, c.Payload...)
+			*m.ctl = append(*m.ctl, c.Payload...)
 			if c.Last {
 				m.ctlLent = true
-				return m.control(h.OpCode, m.ctl, n)
+				return m.control(h.OpCode, *m.ctl, n)
 			}
 			continue
 		}
@@ -144,7 +146,7 @@ func (m *MessageReader) Release() {
 		m.buf, m.lent = nil, false
 	}
 	if m.ctlLent {
-		m.put(m.limits(), m.ctl)
+		m.put(m.limits(), *m.ctl)
 		m.ctl, m.ctlLent = nil, false
 	}
 }
@@ -154,12 +156,20 @@ func (m *MessageReader) Release() {
 func (m *MessageReader) Reset() {
 	lim := m.limits()
 	m.put(lim, m.buf)
-	m.put(lim, m.ctl)
+	if m.ctl != nil {
+		m.put(lim, *m.ctl)
+	}
 	*m = MessageReader{Reader: Reader{Role: m.Role, Rsv: m.Rsv}, Limits: m.Limits}
 }
 
 // Buffered returns the bytes held for a partial message.
-func (m *MessageReader) Buffered() int { return cap(m.buf) + cap(m.ctl) }
+func (m *MessageReader) Buffered() int {
+	n := cap(m.buf)
+	if m.ctl != nil {
+		n += cap(*m.ctl)
+	}
+	return n
+}
 
 func (m *MessageReader) limits() *Limits {
 	if m.Limits == nil {

@@ -42,8 +42,8 @@ type Conn struct {
 	h   Handler
 	rd  frame.MessageReader
 	q   *queue  // bytes the socket did not take yet; nil when none (under mu)
-	hs  *[]byte // a request head split over reads; nil otherwise
-	cls closeInfo
+	hs  *[]byte    // a request head split over reads; nil otherwise
+	cls *closeInfo // set when the close is decided before the socket closes
 }
 
 // closeInfo is what OnClose will report.
@@ -144,7 +144,7 @@ func (c *Conn) fail(err error) {
 		code, reason = pe.Code, pe.CloseReason()
 	}
 	c.l.stats.protocolErrors.Add(1)
-	c.cls = closeInfo{code, reason}
+	c.cls = &closeInfo{code, reason}
 	c.sendClose(code, reason)
 	c.state = stDraining
 	c.rd.Reset()
@@ -237,8 +237,8 @@ func (c *Conn) closeNow(code frame.CloseCode, reason string) {
 		return
 	}
 	l, s := c.l, c.l.s
-	if c.cls.code == 0 {
-		c.cls = closeInfo{code, reason}
+	if c.cls != nil { // decided earlier: a protocol error, a slow consumer
+		code, reason = c.cls.code, c.cls.reason
 	}
 	s.table[c.fd].Store(nil) // before close: the number may be reused at once
 	c.mu.Lock()
@@ -251,6 +251,6 @@ func (c *Conn) closeNow(code frame.CloseCode, reason string) {
 	s.conns.Add(-1)
 	l.stats.closed.Add(1)
 	if c.h != nil {
-		c.h.OnClose(c, c.cls.code, c.cls.reason)
+		c.h.OnClose(c, code, reason)
 	}
 }

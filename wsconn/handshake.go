@@ -1,7 +1,6 @@
 package wsconn
 
 import (
-	"errors"
 	"net"
 	"os"
 	"strings"
@@ -19,7 +18,12 @@ func (c *Conn) handshake(data []byte) {
 		*c.hs = append(*c.hs, data...)
 		in = *c.hs
 	}
-	req, n, err := upgrade.Parse(in, s.opt.MaxHead)
+	// The request lives in the loop (one per loop, reused): a Request per
+	// connection would be garbage that idle servers pay for in RSS.
+	req := &c.l.req
+	var n int
+	var err error
+	*req, n, err = upgrade.Parse(in, s.opt.MaxHead)
 	if err == upgrade.ErrIncomplete {
 		if c.hs == nil {
 			// The head is split over reads: keep its bytes, the loop's
@@ -29,13 +33,12 @@ func (c *Conn) handshake(data []byte) {
 		}
 		return
 	}
-	var ue *upgrade.Error
-	if errors.As(err, &ue) {
-		c.refuse(ue)
+	if err != nil {
+		c.refuse(err.(*upgrade.Error))
 		return
 	}
 	if !req.IsUpgrade() {
-		c.toHTTP(in, &req)
+		c.toHTTP(in, req)
 		return
 	}
 	if err := req.Validate(); err != nil {
@@ -47,17 +50,17 @@ func (c *Conn) handshake(data []byte) {
 		return
 	}
 	var h Handler
+	var ue *upgrade.Error
 	if s.opt.Upgrade == nil {
 		ue = &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
 	} else {
-		h, ue = s.opt.Upgrade(&req)
+		h, ue = s.opt.Upgrade(req)
 	}
 	if ue != nil {
 		c.refuse(ue)
 		return
 	}
-	var rb [256]byte
-	resp := upgrade.AppendResponse(rb[:0], req.Key, req.SelectProtocol(s.opt.Protocols))
+	resp := upgrade.AppendResponse(c.l.scratch[:0], req.Key, req.SelectProtocol(s.opt.Protocols))
 	c.h = h
 	c.state = stOpen
 	c.pingAt = 0
@@ -80,8 +83,7 @@ func (c *Conn) releaseHead() { c.hs = nil }
 // refuse answers a bad handshake with its status and a one-line body, then
 // drains until the client hangs up or CloseTimeout passes.
 func (c *Conn) refuse(e *upgrade.Error) {
-	var rb [512]byte
-	resp := upgrade.AppendError(rb[:0], e)
+	resp := upgrade.AppendError(c.l.scratch[:0], e)
 	c.l.stats.handshakeErrors.Add(1)
 	c.state = stDraining
 	c.releaseHead()

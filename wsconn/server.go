@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 // Server accepts connections on a listening socket and runs them on its
@@ -33,9 +34,11 @@ type Server struct {
 // loop is a poller loop with the server's per-loop state.
 type loop struct {
 	*poller.Loop
-	s     *Server
-	cork  []byte // gathers small writes to the connection being handled
-	stats stats
+	s       *Server
+	cork    []byte          // gathers small writes to the connection being handled
+	req     upgrade.Request // the request being handshaken (loop goroutine only)
+	scratch []byte          // responses and control frames are built here
+	stats   stats
 }
 
 // New makes a server listening on opt.Addr. Call Start to serve.
@@ -55,7 +58,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s.lfd, s.addr = fd, addr
 	for i := range opt.Loops {
-		l := &loop{s: s, cork: make([]byte, 0, 64<<10)}
+		l := &loop{s: s, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
 		pl, err := poller.NewLoop(i, s, opt.ReadBuffer, opt.tick())
 		if err != nil {
 			s.closeLoops()

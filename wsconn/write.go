@@ -167,7 +167,7 @@ func (c *Conn) slowConsumer() {
 	q.bytes += len(seg)
 	c.setFlag(fSentClose)
 	c.closingAt = c.l.s.clock()
-	c.cls = closeInfo{frame.ClosePolicyViolation, "slow consumer"}
+	c.cls = &closeInfo{frame.ClosePolicyViolation, "slow consumer"}
 	c.l.stats.slowCloses.Add(1)
 }
 
