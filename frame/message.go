@@ -39,8 +39,8 @@ type MessageReader struct {
 
 	buf     []byte  // the data message being assembled
 	ctl     *[]byte // a control frame split over inputs (rare: kept out of line)
-	op      Opcode // opcode of the message in buf
-	lent    bool   // buf or ctl holds a message already returned
+	op      Opcode  // opcode of the message in buf
+	lent    bool    // buf or ctl holds a message already returned
 	ctlLent bool
 }
 

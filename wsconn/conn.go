@@ -41,7 +41,7 @@ type Conn struct {
 	l   *loop
 	h   Handler
 	rd  frame.MessageReader
-	q   *queue  // bytes the socket did not take yet; nil when none (under mu)
+	q   *queue     // bytes the socket did not take yet; nil when none (under mu)
 	hs  *[]byte    // a request head split over reads; nil otherwise
 	cls *closeInfo // set when the close is decided before the socket closes
 }
