@@ -126,11 +126,18 @@ func (l *Loop) Run() error {
 	defer l.close()
 	next := time.Now().Add(l.tick)
 	for !l.stopped.Load() {
-		wait := max(int(time.Until(next)/time.Millisecond), 0)
-		n, err := unix.EpollWait(l.epfd, l.events[:], wait)
+		// Poll first without blocking, as a raw syscall: under load events
+		// are ready and the Go scheduler never has to hand the thread off.
+		// Only an idle loop blocks, through the scheduler-aware call.
+		n, err := l.pollNow()
+		if n == 0 && err == nil {
+			wait := max(int(time.Until(next)/time.Millisecond), 0)
+			n, err = unix.EpollWait(l.epfd, l.events[:], wait)
+		}
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("poller: epoll_wait: %w", err)
 		}
+		n = max(n, 0)
 		for i := range n {
 			ev := &l.events[i]
 			if int(ev.Fd) == l.wakefd {
@@ -149,6 +156,15 @@ func (l *Loop) Run() error {
 	}
 	l.runTasks()
 	return nil
+}
+
+// pollNow is epoll_wait with a zero timeout, made as a raw syscall.
+func (l *Loop) pollNow() (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 func (l *Loop) runTasks() {
@@ -185,7 +201,7 @@ func (l *Loop) Writev(fd int, bufs [][]byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	w, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&l.iov[0])), uintptr(n))
+	w, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&l.iov[0])), uintptr(n))
 	for i := range n {
 		l.iov[i].Base = nil // let the GC have the buffers
 	}
@@ -208,10 +224,16 @@ func Write(fd int, a, b, c []byte) (int, error) {
 			n++
 		}
 	}
-	if n == 0 {
+	var w uintptr
+	var e unix.Errno
+	switch n {
+	case 0:
 		return 0, nil
+	case 1: // write(2) is a little cheaper than writev(2) for one buffer
+		w, _, e = unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
+	default:
+		w, _, e = unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
 	}
-	w, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
 	if e != 0 {
 		return 0, e
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		sc = echo
 	default:
 		return 2, fmt.Errorf("-scenario %q: want hold or echo", o.scenario)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(o.loops + 1) // as in wsd: a spare P beside the loops
 	}
 	tick := 10 * time.Millisecond
 	if o.msgRate > 0 {
