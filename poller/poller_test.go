@@ -1,0 +1,133 @@
+//go:build linux
+
+package poller
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type recorder struct {
+	events chan [2]int
+	ticks  atomic.Int64
+}
+
+func (r *recorder) Event(l *Loop, fd int, ev uint32) {
+	r.events <- [2]int{fd, int(ev)}
+	if ev&In != 0 {
+		Read(fd, l.Buf) // level-triggered: drain so it does not fire again
+	}
+}
+
+func (r *recorder) Tick(*Loop, time.Time) { r.ticks.Add(1) }
+
+func newLoop(t *testing.T) (*Loop, *recorder) {
+	r := &recorder{events: make(chan [2]int, 100)}
+	l, err := NewLoop(0, r, 4096, 10*time.Millisecond)
+	require.NoError(t, err)
+	go l.Run()
+	t.Cleanup(func() { l.Stop(); <-l.Done() })
+	return l, r
+}
+
+func TestListenAcceptReadWrite(t *testing.T) {
+	lfd, addr, err := Listen("127.0.0.1:0", ListenOptions{})
+	require.NoError(t, err)
+	defer Close(lfd)
+	assert.NotZero(t, addr.Port())
+	_, err = Accept(lfd)
+	assert.Equal(t, ErrAgain, err, "non-blocking: nothing waiting")
+
+	c, err := net.Dial("tcp", addr.String())
+	require.NoError(t, err)
+	defer c.Close()
+	var fd int
+	require.Eventually(t, func() bool { fd, err = Accept(lfd); return err == nil }, time.Second, time.Millisecond)
+	defer Close(fd)
+	assert.Equal(t, c.LocalAddr().String(), PeerAddr(fd).String())
+
+	n, err := Write(fd, []byte("ab"), nil, []byte("cd"))
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	buf := make([]byte, 10)
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	k, _ := c.Read(buf)
+	assert.Equal(t, "abcd", string(buf[:k]), "one writev, buffers in order, empty ones skipped")
+
+	_, err = Read(fd, buf)
+	assert.Equal(t, ErrAgain, err)
+	c.Write([]byte("xyz"))
+	require.Eventually(t, func() bool { k, err = Read(fd, buf); return err == nil }, time.Second, time.Millisecond)
+	assert.Equal(t, "xyz", string(buf[:k]))
+}
+
+func TestListenBadAddress(t *testing.T) {
+	_, _, err := Listen("not-an-address", ListenOptions{})
+	assert.ErrorContains(t, err, "not-an-address")
+	lfd, addr, err := Listen("127.0.0.1:0", ListenOptions{})
+	require.NoError(t, err)
+	defer Close(lfd)
+	_, _, err = Listen(addr.String(), ListenOptions{})
+	assert.ErrorContains(t, err, "bind", "the port is taken")
+	// With SO_REUSEPORT on both, two listeners share a port.
+	a, ap, err := Listen("127.0.0.1:0", ListenOptions{ReusePort: true})
+	require.NoError(t, err)
+	defer Close(a)
+	b, _, err := Listen(ap.String(), ListenOptions{ReusePort: true})
+	require.NoError(t, err)
+	Close(b)
+}
+
+func TestLoopEventsTicksAndPost(t *testing.T) {
+	l, r := newLoop(t)
+	rfd, wfd, err := os.Pipe()
+	require.NoError(t, err)
+	defer rfd.Close()
+	defer wfd.Close()
+	require.NoError(t, l.Add(int(rfd.Fd()), In))
+	wfd.Write([]byte("x"))
+	select {
+	case ev := <-r.events:
+		assert.Equal(t, int(rfd.Fd()), ev[0])
+		assert.NotZero(t, ev[1]&In)
+	case <-time.After(time.Second):
+		t.Fatal("no event")
+	}
+	ran := make(chan bool)
+	l.Post(func() { ran <- true })
+	select {
+	case <-ran:
+	case <-time.After(time.Second):
+		t.Fatal("posted task did not run")
+	}
+	time.Sleep(60 * time.Millisecond)
+	assert.GreaterOrEqual(t, r.ticks.Load(), int64(3), "ticks about every 10 ms")
+	require.NoError(t, l.Del(int(rfd.Fd())))
+	assert.Error(t, l.Del(int(rfd.Fd())), "not registered any more")
+}
+
+func TestDialAndSocketError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	target := netip.MustParseAddrPort(ln.Addr().String())
+	fd, err := Dial(netip.MustParseAddr("127.0.0.7"), target)
+	require.NoError(t, err)
+	defer Close(fd)
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, "127.0.0.7", netip.MustParseAddrPort(c.RemoteAddr().String()).Addr().String(), "bound to the source address")
+	require.Eventually(t, func() bool { return SocketError(fd) == nil }, time.Second, time.Millisecond)
+	ln.Close()
+	fd2, err := Dial(netip.Addr{}, target)
+	require.NoError(t, err)
+	defer Close(fd2)
+	require.Eventually(t, func() bool { return IsRefused(SocketError(fd2)) }, time.Second, time.Millisecond)
+}
