@@ -131,10 +131,10 @@ func measure(name, addr string, steps []int) (r serverResult) {
 			r.Errors = append(r.Errors, err.Error())
 			break
 		}
-		n, _ := strconv.Atoi(strings.TrimPrefix(line, "READY "))
+		n, _ := strconv.Atoi(strings.Fields(line)[1])
 		held += n
 		if n < add {
-			r.Errors = append(r.Errors, fmt.Sprintf("step %d: only %d of %d connections opened", target, n, add))
+			r.Errors = append(r.Errors, fmt.Sprintf("step %d: only %d of %d connections opened: %s", target, n, add, line))
 		}
 		time.Sleep(*settle)
 		sample(held)

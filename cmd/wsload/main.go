@@ -117,7 +117,8 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	e.Dial(ctx, 0, o.conns, o.rate)
 	connected := time.Since(start)
 	if o.ready {
-		fmt.Fprintf(stdout, "READY %d\n", e.Stats().Open)
+		st := e.Stats()
+		fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
 	}
 	scStart := time.Now()
 	if echo != nil && o.msgs > 0 {
