@@ -121,8 +121,11 @@ func (m *MessageReader) append(lim *Limits, p []byte, h *Header) error {
 	if need > cap(m.buf) {
 		size := max(need, 2*cap(m.buf), 512)
 		if h.Fin {
-			// The final frame's remaining length bounds the message.
-			size = min(size, need+int(m.left))
+			// The final frame's length bounds the message. Up to 1 MiB is
+			// taken at once (no regrowth); beyond that the buffer grows as
+			// bytes arrive, so an announcement alone cannot claim much.
+			total := need + int(m.left)
+			size = min(max(size, min(total, 1<<20)), total)
 		}
 		nb := m.get(lim, size)
 		if nb == nil {

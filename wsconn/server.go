@@ -278,20 +278,3 @@ func (s *Server) eachLoopConn(fn func(c *Conn)) {
 		<-done
 	}
 }
-
-// budget caps the memory held by partly received messages across all
-// connections (Options.MaxMessageMemory).
-type budget struct {
-	max  int64
-	held atomic.Int64
-}
-
-func (b *budget) Get(n int) []byte {
-	if b.held.Add(int64(n)) > b.max {
-		b.held.Add(-int64(n))
-		return nil
-	}
-	return make([]byte, 0, n)
-}
-
-func (b *budget) Put(p []byte) { b.held.Add(-int64(cap(p))) }
