@@ -1,0 +1,129 @@
+package wsconn
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/wstest"
+)
+
+// An idle client gets pings; one that answers stays, one that does not is
+// closed after two more silent intervals.
+func TestPingAndPingTimeout(t *testing.T) {
+	const interval = 150 * time.Millisecond
+	s, rec := startEcho(t, func(o *Options) { o.PingInterval = interval })
+	addr := s.Addr().String()
+	good, err := wstest.Dial(addr, "/echo", "")
+	require.NoError(t, err)
+	defer good.Close()
+	silent, err := wstest.Dial(addr, "/echo", "")
+	require.NoError(t, err)
+	defer silent.Close()
+
+	start := time.Now()
+	for range 4 { // the good client answers every ping
+		f, err := good.ReadFrame(2 * time.Second)
+		require.NoError(t, err)
+		require.Equal(t, frame.OpPing, f.Header.OpCode)
+		good.Write(wstest.Masked(true, frame.OpPong, f.Payload))
+	}
+	assert.GreaterOrEqual(t, time.Since(start), 3*interval, "pings come about once per interval of silence")
+
+	// The silent client: one ping, then the connection is cut.
+	f, err := silent.ReadFrame(2 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, frame.OpPing, f.Header.OpCode)
+	require.NoError(t, silent.ExpectEOF(2*time.Second))
+	eventually(t, time.Second, func() bool { return s.Stats().PingTimeouts == 1 }, "ping timeout not counted")
+	assert.Equal(t, []frame.CloseCode{frame.CloseAbnormal}, rec.list())
+	assert.Equal(t, 1, s.Conns(), "the answering client is still connected")
+}
+
+// A server-initiated Close waits for the client's Close; a client that
+// never answers is cut at the close timeout.
+func TestServerCloseWaitsBoundedTime(t *testing.T) {
+	s, rec := startEcho(t, func(o *Options) { o.CloseTimeout = 200 * time.Millisecond })
+	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
+	require.NoError(t, err)
+	defer c.Close()
+	var conn *Conn
+	eventually(t, time.Second, func() bool {
+		for i := range s.table {
+			if conn = s.table[i].Load(); conn != nil && conn.state == stOpen {
+				return true
+			}
+		}
+		return false
+	}, "no open connection")
+	conn.Close(4000, "bye")
+	assert.ErrorIs(t, conn.Send(frame.OpText, []byte("late")), ErrClosed, "no data after our Close")
+	f, err := c.ReadFrame(time.Second)
+	require.NoError(t, err)
+	code, reason := f.Close()
+	assert.Equal(t, frame.CloseCode(4000), code)
+	assert.Equal(t, "bye", reason)
+	start := time.Now()
+	require.NoError(t, c.ExpectEOF(2*time.Second))
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "the server waited for our answer")
+	eventually(t, time.Second, func() bool { return len(rec.list()) == 1 }, "no close recorded")
+	assert.Equal(t, frame.CloseAbnormal, rec.list()[0], "no answer: reported as abnormal")
+}
+
+func TestMaxConns(t *testing.T) {
+	s, _ := startEcho(t, func(o *Options) { o.MaxConns = 3 })
+	var cs []*wstest.Client
+	for range 3 {
+		c, err := wstest.Dial(s.Addr().String(), "/echo", "")
+		require.NoError(t, err)
+		cs = append(cs, c)
+	}
+	_, err := wstest.Dial(s.Addr().String(), "/echo", "")
+	assert.Error(t, err, "the fourth is refused")
+	assert.Equal(t, int64(1), s.Stats().Refused)
+	cs[0].Close()
+	eventually(t, time.Second, func() bool { return s.Conns() == 2 }, "close not seen")
+	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
+	require.NoError(t, err, "room again")
+	c.Close()
+	for _, c := range cs[1:] {
+		c.Close()
+	}
+}
+
+// Partial messages across all connections are capped: the connection that
+// would pass the cap is closed with 1009; the others go on.
+func TestMessageMemoryCap(t *testing.T) {
+	// 2.5 MiB: two 1 MiB messages fit, a third does not.
+	s, _ := startEcho(t, func(o *Options) { o.MaxMessageMemory = 5 << 19 })
+	addr := s.Addr().String()
+	big := wstest.Masked(true, frame.OpBinary, bytes.Repeat([]byte("m"), 1<<20))
+	var holders []*wstest.Client
+	for range 2 {
+		c, err := wstest.Dial(addr, "/echo", "")
+		require.NoError(t, err)
+		c.Write(big[:len(big)-10]) // all but the end: the server holds it
+		holders = append(holders, c)
+	}
+	eventually(t, 2*time.Second, func() bool { return s.Stats().MessageMemory >= 2<<20 }, "messages not held: %d", s.Stats().MessageMemory)
+	third, err := wstest.Dial(addr, "/echo", "")
+	require.NoError(t, err)
+	defer third.Close()
+	third.Write(big[:len(big)-10])
+	f, err := third.ReadFrame(2 * time.Second)
+	require.NoError(t, err)
+	code, reason := f.Close()
+	assert.Equal(t, frame.CloseMessageTooBig, code, reason)
+	// The holders finish their messages and get them back whole.
+	for _, c := range holders {
+		c.Write(big[len(big)-10:])
+		_, p, err := c.ReadMessage(2 * time.Second)
+		require.NoError(t, err)
+		assert.Len(t, p, 1<<20)
+		c.Close()
+	}
+	eventually(t, 2*time.Second, func() bool { return s.Stats().MessageMemory == 0 }, "memory not given back")
+}
