@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -131,17 +132,7 @@ func TestNeverReadingClientClosedAtQueueCap(t *testing.T) {
 	runtime.ReadMemStats(&ms0)
 	// The slow client sends 64 KiB messages and never reads the echoes.
 	msg := wstest.Masked(true, frame.OpBinary, bytes.Repeat([]byte("s"), 64<<10))
-	sent := 0
-	for range 400 {
-		slowC.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		if _, err := slowC.Write(msg); err != nil {
-			break
-		}
-		sent++
-		if s.Stats().SlowConsumerClose > 0 {
-			break
-		}
-	}
+	sent := writeUntil(slowC, msg, 10*time.Second, func() bool { return s.Stats().SlowConsumerClose > 0 })
 	eventually(t, 5*time.Second, func() bool { return s.Stats().SlowConsumerClose == 1 }, "the slow consumer was not closed (sent %d)", sent)
 	// The good client is served all along.
 	for i := range 20 {
@@ -164,15 +155,7 @@ func TestDropOldestPolicy(t *testing.T) {
 	require.NoError(t, err)
 	c.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	msg := wstest.Masked(true, frame.OpBinary, bytes.Repeat([]byte("d"), 32<<10))
-	for range 200 {
-		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := c.Write(msg); err != nil {
-			break
-		}
-		if s.Stats().QueueDrops > 0 {
-			break
-		}
-	}
+	writeUntil(c, msg, 10*time.Second, func() bool { return s.Stats().QueueDrops > 0 })
 	eventually(t, 5*time.Second, func() bool { return s.Stats().QueueDrops > 0 }, "no drops counted")
 	assert.Zero(t, s.Stats().SlowConsumerClose)
 	assert.Equal(t, 1, s.Conns(), "the connection stays open")
@@ -218,4 +201,22 @@ func openFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
 	return len(ents)
+}
+
+// writeUntil writes msg over and over until done() holds or the time is
+// up, riding out the moments the server does not read; it returns the
+// number of whole writes.
+func writeUntil(c net.Conn, msg []byte, limit time.Duration, done func() bool) int {
+	n := 0
+	for end := time.Now().Add(limit); !done() && time.Now().Before(end); {
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		k, err := c.Write(msg)
+		if err == nil {
+			n++
+		} else if k > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			break // a partial frame or a broken connection: stop here
+		}
+	}
+	c.SetWriteDeadline(time.Time{})
+	return n
 }

@@ -50,15 +50,13 @@ func TestServerCloseWaitsBoundedTime(t *testing.T) {
 	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
 	require.NoError(t, err)
 	defer c.Close()
+	eventually(t, time.Second, func() bool { return s.Stats().Upgrades == 1 }, "no open connection")
 	var conn *Conn
-	eventually(t, time.Second, func() bool {
-		for i := range s.table {
-			if conn = s.table[i].Load(); conn != nil && conn.state == stOpen {
-				return true
-			}
+	for i := range s.table {
+		if x := s.table[i].Load(); x != nil {
+			conn = x
 		}
-		return false
-	}, "no open connection")
+	}
 	conn.Close(4000, "bye")
 	assert.ErrorIs(t, conn.Send(frame.OpText, []byte("late")), ErrClosed, "no data after our Close")
 	f, err := c.ReadFrame(time.Second)
