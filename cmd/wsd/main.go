@@ -1,6 +1,7 @@
 // Command wsd is the WebSocket server: epoll event loops on raw sockets,
-// the RFC 6455 handshake and framing done in-house, /echo for tests and
-// conformance runs.
+// the RFC 6455 handshake and framing done in-house, and the notification
+// hub on top: /ws/{user}, /ws/chat/{nick}, /echo, the publish API, polling
+// and the demo pages.
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -47,6 +48,10 @@ func run(args []string) error {
 	fs.DurationVar(&o.PingInterval, "ping-interval", 30*time.Second, "idle time before a ping; two more silent intervals close")
 	fs.DurationVar(&o.CloseTimeout, "close-timeout", 5*time.Second, "wait for the peer's close frame after ours")
 	fs.StringVar(&origins, "origins", "*", "allowed Origin values, comma-separated (* = any; others get 403)")
+	var ho hub.Options
+	fs.IntVar(&ho.History, "history", 100, "messages kept per user for ?since= resume and polling")
+	fs.StringVar(&ho.APIToken, "api-token", "", "Bearer token the publish API requires (default: loopback clients only)")
+	statePath := fs.String("state", "", "file the hub's users, sequence numbers and histories are saved to on shutdown and loaded from at start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,19 +72,28 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Logger = log
-	o.Upgrade = route
+	ho.MaxMessage, ho.Logger = o.MaxMessage, log
+	h := hub.New(ho)
+	if *statePath != "" {
+		if err := h.LoadFile(*statePath); err != nil {
+			return err
+		}
+	}
+	o.Upgrade = h.Upgrade
+	o.HTTP = h.Handler()
 
 	srv, err := wsconn.New(o)
 	if err != nil {
 		return err
 	}
+	h.Attach(srv)
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	eff := srv.Options()
 	log.Info("wsd listening", "addr", srv.Addr().String(), "loops", eff.Loops, "max_conns", eff.MaxConns,
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
-		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins)
+		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -90,26 +104,14 @@ func run(args []string) error {
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown cut connections that did not close in time", "err", err)
 	}
+	if *statePath != "" {
+		if err := h.SaveFile(*statePath); err != nil {
+			return fmt.Errorf("saving hub state: %w", err)
+		}
+		log.Info("hub state saved", "file", *statePath)
+	}
 	return nil
 }
-
-// route maps upgrade requests to handlers by path.
-func route(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
-	switch string(req.Path) {
-	case "/echo":
-		return echo{}, nil
-	}
-	return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
-}
-
-// echo sends every message back as it came (text or binary).
-type echo struct{}
-
-func (echo) OnOpen(*wsconn.Conn) {}
-
-func (echo) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) { c.Send(op, p) }
-
-func (echo) OnClose(*wsconn.Conn, frame.CloseCode, string) {}
 
 // spareP gives the Go scheduler one more P than there are event loops
 // (unless GOMAXPROCS is set): a loop blocked in epoll_wait then never holds

@@ -27,7 +27,17 @@ type Client struct {
 
 // Dial connects to addr and completes the handshake for uri.
 func Dial(addr, uri string, extraHeader string) (*Client, error) {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return DialFrom("", addr, uri, extraHeader)
+}
+
+// DialFrom is Dial from a local IP address ("" for any): tests that open
+// many connections spread them over 127.0.0.x to have ports enough.
+func DialFrom(localIP, addr, uri string, extraHeader string) (*Client, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if localIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,289 @@
+package hub
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsd-dev/wsd/frame"
+)
+
+// Handler returns the HTTP side of the hub: the publish API, stats,
+// health, polling and the demo pages. Use it as wsconn.Options.HTTP.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, h.authorized(fn)) }
+	api("POST /publish/{user}", h.handlePublish)
+	api("POST /rooms/{room}/publish", h.handleRoomPublish)
+	api("POST /broadcast", h.handleBroadcast)
+	api("GET /stats", h.handleStats)
+	api("GET /users/{user}", h.handleUser)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
+	})
+	mux.HandleFunc("GET /poll/{user}", h.handlePoll)
+	mux.HandleFunc("POST /shop/orders", h.handleOrder)
+	addPages(mux)
+	return jsonErrors(mux)
+}
+
+// apiError is every error's body.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{msg})
+}
+
+// jsonErrors answers unknown routes and wrong methods with JSON bodies,
+// not the mux's plain text.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			rec := &statusOnly{header: http.Header{}}
+			mux.ServeHTTP(rec, r) // learn whether it is 404 or 405
+			if rec.status == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", rec.header.Get("Allow"))
+				fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+				return
+			}
+			fail(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.status = code }
+
+// authorized guards the API: with a token, "Authorization: Bearer <token>";
+// without one, loopback clients only.
+func (h *Hub) authorized(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.opt.APIToken != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.opt.APIToken)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wsd"`)
+				fail(w, http.StatusUnauthorized, "missing or wrong API token: send Authorization: Bearer <token>")
+				return
+			}
+		} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err != nil || !ap.Addr().Unmap().IsLoopback() {
+			fail(w, http.StatusForbidden, "the API answers loopback clients only when wsd runs without -api-token")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// readBody reads a message body up to the limit: 413 beyond, 400 if empty.
+func (h *Hub) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxMessage))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		fail(w, http.StatusRequestEntityTooLarge, "message over "+strconv.FormatInt(h.opt.MaxMessage, 10)+" bytes")
+		return nil, false
+	case err != nil:
+		fail(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return nil, false
+	case len(body) == 0:
+		fail(w, http.StatusBadRequest, "empty body: the body is the message")
+		return nil, false
+	}
+	return body, true
+}
+
+// opcode reads ?binary=1 and checks that text is UTF-8 (§8.1).
+func opcode(w http.ResponseWriter, r *http.Request, body []byte) (frame.Opcode, bool) {
+	if b := r.URL.Query().Get("binary"); b == "1" || b == "true" {
+		return frame.OpBinary, true
+	}
+	if !frame.ValidUTF8(body) {
+		fail(w, http.StatusBadRequest, "text message is not UTF-8: send ?binary=1 for binary data")
+		return 0, false
+	}
+	return frame.OpText, true
+}
+
+func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("user")
+	if !validName(name) {
+		fail(w, http.StatusBadRequest, "bad user name")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	op, ok := opcode(w, r, body)
+	if !ok {
+		return
+	}
+	seq, n := h.Publish(name, body, op == frame.OpBinary)
+	writeJSON(w, http.StatusOK, map[string]any{"user": name, "seq": seq, "delivered": n})
+}
+
+func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("room")
+	if !validName(name) {
+		fail(w, http.StatusBadRequest, "bad room name")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	op, ok := opcode(w, r, body)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"room": name, "delivered": h.SendRoom(name, op, body)})
+}
+
+func (h *Hub) handleBroadcast(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	op, ok := opcode(w, r, body)
+	if !ok {
+		return
+	}
+	// Accepted: the loops write it after this answer.
+	writeJSON(w, http.StatusAccepted, map[string]any{"recipients": h.Broadcast(op, body)})
+}
+
+func (h *Hub) handleUser(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.User(r.PathValue("user")))
+}
+
+func (h *Hub) handleStats(w http.ResponseWriter, r *http.Request) {
+	type stats struct {
+		Counts
+		Server any `json:"server"`
+	}
+	writeJSON(w, http.StatusOK, stats{h.Counts(), h.srv.Stats()})
+}
+
+// pollMessage is one message in a poll answer.
+type pollMessage struct {
+	Seq    uint64          `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Data   json.RawMessage `json:"data,omitempty"`
+	Binary string          `json:"binary,omitempty"` // base64, for binary messages
+}
+
+type pollAnswer struct {
+	User     string        `json:"user"`
+	Seq      uint64        `json:"seq"`   // last sequence number
+	First    uint64        `json:"first"` // oldest kept
+	Unread   int64         `json:"unread"`
+	Gap      bool          `json:"gap"` // messages after since are no longer kept
+	Messages []pollMessage `json:"messages"`
+}
+
+// handlePoll answers GET /poll/{user}?since=SEQ at once (short poll) or,
+// with &wait=25s, when a message arrives or the wait ends (long poll).
+func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("user")
+	if !validName(name) {
+		fail(w, http.StatusBadRequest, "bad user name")
+		return
+	}
+	q := r.URL.Query()
+	var since uint64
+	if s := q.Get("since"); s != "" {
+		var err error
+		if since, err = strconv.ParseUint(s, 10, 64); err != nil {
+			fail(w, http.StatusBadRequest, "since="+s+" is not a sequence number")
+			return
+		}
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			if n, err2 := strconv.Atoi(s); err2 == nil {
+				d, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil || d < 0 {
+			fail(w, http.StatusBadRequest, "wait="+s+" is not a duration (25s, 1m)")
+			return
+		}
+		wait = min(d, h.opt.MaxPollWait)
+	}
+	u := h.lockUser(name)
+	msgs := u.since(since)
+	if len(msgs) == 0 && wait > 0 {
+		if u.notify == nil {
+			u.notify = make(chan struct{})
+		}
+		ch := u.notify
+		u.waiters++
+		u.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ch: // Publish closed it
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		u.mu.Lock()
+		if u.waiters--; u.waiters == 0 && u.notify == ch {
+			u.notify = nil // nobody waits on it any more
+		}
+		msgs = u.since(since)
+	}
+	ans := pollAnswer{User: name, Seq: u.seq, First: u.firstSeq(), Unread: u.unread, Messages: make([]pollMessage, 0, len(msgs))}
+	ans.Gap = since+1 < ans.First && since < u.seq
+	for _, e := range msgs {
+		pm := pollMessage{Seq: e.seq, Time: e.at.UTC()}
+		if e.binary {
+			pm.Binary = base64.StdEncoding.EncodeToString(e.body)
+		} else {
+			pm.Data = appendData(nil, e.body)
+		}
+		ans.Messages = append(ans.Messages, pm)
+	}
+	u.mu.Unlock()
+	h.dropIfEmpty(u)
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// handleOrder is the demo shop's checkout: it notifies the "admin" user.
+func (h *Hub) handleOrder(w http.ResponseWriter, r *http.Request) {
+	var o struct {
+		Item string `json:"item"`
+		Qty  int    `json:"qty"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&o); err != nil || o.Item == "" || o.Qty <= 0 || o.Qty > 1000 {
+		fail(w, http.StatusBadRequest, `send {"item":"name","qty":1..1000}`)
+		return
+	}
+	id := h.orders.Add(1)
+	body, _ := json.Marshal(map[string]any{"type": "order", "id": id, "item": o.Item, "qty": o.Qty, "time": time.Now().UTC()})
+	seq, n := h.Publish("admin", body, false)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "seq": seq, "delivered": n})
+}

@@ -1,0 +1,313 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+func TestRegistryAndPublishToUser(t *testing.T) {
+	e := start(t, Options{}, nil)
+	a1 := e.dial("/ws/alice")
+	a2 := e.dial("/ws?user=alice")
+	b := e.dial("/ws/" + "%E5%B0%8F%E6%98%8E") // 小明, percent-encoded as browsers send it
+	h1 := msg(t, a1)
+	assert.Equal(t, "hello", h1["type"])
+	assert.Equal(t, float64(1), h1["online"])
+	assert.Equal(t, float64(2), msg(t, a2)["online"], "a user may have many connections")
+	assert.Equal(t, "小明", msg(t, b)["user"])
+	assert.Equal(t, 2, e.hub.User("alice").Online)
+	assert.Equal(t, int64(2), e.hub.Counts().UsersOnline)
+
+	st, out := e.request("POST", "/publish/alice", `{"order":42}`)
+	require.Equal(t, http.StatusOK, st)
+	assert.Equal(t, float64(1), out["seq"])
+	assert.Equal(t, float64(2), out["delivered"])
+	for _, c := range []*wstest.Client{a1, a2} {
+		m := msg(t, c)
+		assert.Equal(t, "message", m["type"])
+		assert.Equal(t, float64(1), m["seq"])
+		assert.Equal(t, float64(1), m["unread"])
+		assert.Equal(t, map[string]any{"order": 42.0}, m["data"], "JSON bodies are embedded as JSON")
+	}
+	e.request("POST", "/publish/alice", "plain text")
+	assert.Equal(t, "plain text", msg(t, a1)["data"], "other bodies become a JSON string")
+
+	// Binary: the sequence number, then the body.
+	e.request("POST", "/publish/alice?binary=1", "\x00\x01\xff")
+	op, p, err := a1.ReadMessage(time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, frame.OpBinary, op)
+	assert.Equal(t, uint64(3), binary.BigEndian.Uint64(p[:8]))
+	assert.Equal(t, []byte{0, 1, 0xff}, p[8:])
+
+	// A closed connection leaves the registry at once.
+	a2.Close()
+	eventually(t, func() bool { return e.hub.User("alice").Online == 1 }, "closed connection still registered")
+	a1.Close()
+	eventually(t, func() bool { return e.hub.Counts().UsersOnline == 1 }, "online users not counted down")
+}
+
+// A client that was away gets exactly what it missed, in order, before
+// live traffic; no duplicates.
+func TestResumeSince(t *testing.T) {
+	e := start(t, Options{History: 50}, nil)
+	for i := range 5 {
+		e.request("POST", "/publish/bob", "m"+string(rune('1'+i)))
+	}
+	c := e.dial("/ws/bob?since=2")
+	hello := msg(t, c)
+	assert.Equal(t, float64(5), hello["seq"])
+	assert.Equal(t, float64(5), hello["unread"])
+	go e.request("POST", "/publish/bob", "m6") // live, racing with the replay
+	var seqs []float64
+	for range 4 {
+		seqs = append(seqs, msg(t, c)["seq"].(float64))
+	}
+	assert.Equal(t, []float64{3, 4, 5, 6}, seqs)
+	_, _, err := c.ReadMessage(200 * time.Millisecond)
+	assert.Error(t, err, "nothing more: no duplicate")
+}
+
+func TestGapIsReported(t *testing.T) {
+	e := start(t, Options{History: 3}, nil)
+	for range 10 {
+		e.request("POST", "/publish/carol", "x")
+	}
+	c := e.dial("/ws/carol?since=2")
+	msg(t, c) // hello
+	gap := msg(t, c)
+	assert.Equal(t, "gap", gap["type"])
+	assert.Equal(t, float64(2), gap["since"])
+	assert.Equal(t, float64(8), gap["first"], "the first seq still kept")
+	for _, want := range []float64{8, 9, 10} {
+		assert.Equal(t, want, msg(t, c)["seq"])
+	}
+	// Up to date: no gap.
+	c2 := e.dial("/ws/carol?since=10")
+	msg(t, c2)
+	_, _, err := c2.ReadMessage(200 * time.Millisecond)
+	assert.Error(t, err)
+}
+
+// The unread count survives reconnects and "read" clears it everywhere.
+func TestUnreadCount(t *testing.T) {
+	e := start(t, Options{}, nil)
+	for range 3 {
+		e.request("POST", "/publish/admin", `{"type":"order"}`)
+	}
+	a := e.dial("/ws/admin")
+	assert.Equal(t, float64(3), msg(t, a)["unread"])
+	a.Close()
+	e.request("POST", "/publish/admin", `{"type":"order"}`)
+	b := e.dial("/ws/admin?since=3")
+	assert.Equal(t, float64(4), msg(t, b)["unread"], "kept across reconnects")
+	assert.Equal(t, float64(4), msg(t, b)["seq"])
+	c := e.dial("/ws/admin")
+	msg(t, c)
+	b.Write(wstest.Masked(true, frame.OpText, []byte(`{"type":"read"}`)))
+	for _, x := range []*wstest.Client{b, c} {
+		m := msg(t, x)
+		assert.Equal(t, "unread", m["type"])
+		assert.Equal(t, float64(0), m["unread"])
+	}
+	assert.Equal(t, int64(0), e.hub.User("admin").Unread)
+}
+
+func TestRoomsAndChat(t *testing.T) {
+	e := start(t, Options{}, nil)
+	ann := e.dial("/ws/chat/ann")
+	assert.Equal(t, "System> ann has joined.", text(t, ann))
+	bob := e.dial("/ws/chat/bob")
+	assert.Equal(t, "System> bob has joined.", text(t, ann))
+	assert.Equal(t, "System> bob has joined.", text(t, bob))
+	bob.Send(true, frame.OpText, []byte("hello 大家"))
+	assert.Equal(t, "bob> hello 大家", text(t, ann))
+	assert.Equal(t, "bob> hello 大家", text(t, bob))
+	bob.Close()
+	assert.Equal(t, "System> bob has disconnected.", text(t, ann))
+
+	// Rooms by JSON control messages, and the room publish API.
+	u := e.dial("/ws/u1")
+	msg(t, u)
+	u.Send(true, frame.OpText, []byte(`{"type":"join","room":"news"}`))
+	assert.Equal(t, map[string]any{"type": "joined", "room": "news"}, msg(t, u))
+	st, out := e.request("POST", "/rooms/news/publish", "breaking")
+	assert.Equal(t, 200, st)
+	assert.Equal(t, float64(1), out["delivered"])
+	assert.Equal(t, "breaking", text(t, u), "room messages are the body as sent")
+	u.Send(true, frame.OpText, []byte(`{"type":"say","room":"news","data":{"n":1}}`))
+	assert.Equal(t, map[string]any{"type": "room", "room": "news", "from": "u1", "data": map[string]any{"n": 1.0}}, msg(t, u))
+	u.Send(true, frame.OpText, []byte(`{"type":"leave","room":"news"}`))
+	assert.Equal(t, "left", msg(t, u)["type"])
+	_, out = e.request("POST", "/rooms/news/publish", "again")
+	assert.Equal(t, float64(0), out["delivered"])
+	assert.Equal(t, 1, e.hub.Counts().Rooms, "the empty room is gone; the chat room remains")
+	u.Send(true, frame.OpText, []byte(`not json`))
+	assert.Equal(t, "error", msg(t, u)["type"])
+}
+
+func TestBroadcastSameBytesToAll(t *testing.T) {
+	e := start(t, Options{}, nil)
+	var cs []*wstest.Client
+	for i := range 50 {
+		c := e.dial("/ws/b" + string(rune('A'+i%26)) + string(rune('a'+i/26)))
+		msg(t, c)
+		cs = append(cs, c)
+	}
+	st, out := e.request("POST", "/broadcast", "to everyone 📣")
+	assert.Equal(t, http.StatusAccepted, st)
+	assert.Equal(t, float64(50), out["recipients"])
+	for _, c := range cs {
+		f, err := c.ReadFrame(3 * time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, frame.OpText, f.Header.OpCode)
+		assert.Equal(t, "to everyone 📣", string(f.Payload))
+	}
+	st, _ = e.request("POST", "/broadcast?binary=1", "\x00\x01")
+	assert.Equal(t, http.StatusAccepted, st)
+	f, err := cs[0].ReadFrame(time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, frame.OpBinary, f.Header.OpCode)
+	eventually(t, func() bool { return e.hub.Counts().Delivered >= 100 }, "delivered not counted")
+}
+
+// A slow consumer meets its queue cap; the others keep getting broadcasts.
+func TestBroadcastSlowConsumer(t *testing.T) {
+	e := start(t, Options{}, func(o *wsconn.Options) { o.QueueCap = 1 << 20; o.CloseTimeout = 200 * time.Millisecond })
+	slow := e.dial("/ws/slow")
+	slow.Conn.(*net.TCPConn).SetReadBuffer(4096) // and it never reads
+	fast := e.dial("/ws/fast")
+	msg(t, slow)
+	msg(t, fast)
+	big := bytes.Repeat([]byte("b"), 16<<10)
+	got := make(chan int)
+	go func() {
+		n := 0
+		for {
+			_, _, err := fast.ReadMessage(2 * time.Second)
+			if err != nil {
+				got <- n
+				return
+			}
+			n++
+		}
+	}()
+	const n = 600 // 9.6 MB: past the slow client's socket buffers and its 1 MiB queue
+	for i := range n {
+		e.hub.Broadcast(frame.OpText, big)
+		if i%8 == 7 {
+			time.Sleep(time.Millisecond) // a steady stream, not one burst
+		}
+	}
+	assert.Equal(t, n, <-got, "the fast client got every broadcast")
+	eventually(t, func() bool { return e.srv.Stats().SlowConsumerClose == 1 }, "slow consumer not closed")
+	eventually(t, func() bool { return e.hub.User("slow").Online == 0 }, "slow consumer still registered")
+}
+
+func TestAPIErrorsAndAuth(t *testing.T) {
+	e := start(t, Options{MaxMessage: 100}, nil)
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/nowhere", "", 404},
+		{"GET", "/publish/x", "", 405},
+		{"POST", "/publish/x", "", 400},
+		{"POST", "/publish/x", strings.Repeat("a", 101), 413},
+		{"POST", "/broadcast", "\xff\xfe", 400},
+		{"GET", "/poll/x?since=abc", "", 400},
+		{"GET", "/poll/x?wait=forever", "", 400},
+		{"POST", "/shop/orders", `{"item":""}`, 400},
+	} {
+		st, out := e.request(tc.method, tc.path, tc.body)
+		assert.Equal(t, tc.status, st, "%s %s", tc.method, tc.path)
+		assert.NotEmpty(t, out["error"], "%s %s: a JSON error body", tc.method, tc.path)
+	}
+	st, _ := e.request("GET", "/healthz", "")
+	assert.Equal(t, 200, st)
+
+	// With a token the API needs it.
+	e2 := start(t, Options{APIToken: "s3cret"}, nil)
+	st, out := e2.request("POST", "/publish/x", "hi")
+	assert.Equal(t, http.StatusUnauthorized, st)
+	assert.Contains(t, out["error"], "token")
+	st, _ = e2.request("POST", "/publish/x", "hi", "Authorization", "Bearer wrong")
+	assert.Equal(t, http.StatusUnauthorized, st)
+	st, _ = e2.request("POST", "/publish/x", "hi", "Authorization", "Bearer s3cret")
+	assert.Equal(t, http.StatusOK, st)
+	st, _ = e2.request("GET", "/stats", "", "Authorization", "Bearer s3cret")
+	assert.Equal(t, http.StatusOK, st)
+
+	// Without a token, only loopback clients.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/publish/x", strings.NewReader("hi"))
+	req.RemoteAddr = "192.0.2.7:4000"
+	e.hub.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+	assert.Contains(t, rec.Body.String(), "loopback")
+}
+
+func TestPolling(t *testing.T) {
+	e := start(t, Options{}, nil)
+	_, out := e.request("GET", "/poll/dora?since=0", "")
+	assert.Empty(t, out["messages"], "short poll answers at once")
+	e.request("POST", "/publish/dora", `{"n":1}`)
+	e.request("POST", "/publish/dora", "two")
+	_, out = e.request("GET", "/poll/dora?since=0", "")
+	msgs := out["messages"].([]any)
+	require.Len(t, msgs, 2)
+	assert.Equal(t, map[string]any{"n": 1.0}, msgs[0].(map[string]any)["data"])
+	assert.Equal(t, "two", msgs[1].(map[string]any)["data"])
+	assert.Equal(t, float64(2), out["seq"])
+
+	// Long poll: answers when a message arrives.
+	done := make(chan map[string]any)
+	go func() {
+		_, out := e.request("GET", "/poll/dora?since=2&wait=10s", "")
+		done <- out
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	e.request("POST", "/publish/dora", "three")
+	out = <-done
+	assert.Less(t, time.Since(start), time.Second)
+	msgs = out["messages"].([]any)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, float64(3), msgs[0].(map[string]any)["seq"])
+	// And times out with nothing.
+	t0 := time.Now()
+	_, out = e.request("GET", "/poll/dora?since=3&wait=300ms", "")
+	assert.Empty(t, out["messages"])
+	assert.GreaterOrEqual(t, time.Since(t0), 300*time.Millisecond)
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	e := start(t, Options{}, nil)
+	e.request("POST", "/publish/admin", `{"type":"order","id":1}`)
+	e.request("POST", "/publish/admin", `{"type":"order","id":2}`)
+	var buf bytes.Buffer
+	require.NoError(t, e.hub.Save(&buf))
+	e2 := start(t, Options{}, nil)
+	require.NoError(t, e2.hub.Load(&buf))
+	c := e2.dial("/ws/admin?since=1")
+	hello := msg(t, c)
+	assert.Equal(t, float64(2), hello["seq"])
+	assert.Equal(t, float64(2), hello["unread"])
+	m := msg(t, c)
+	assert.Equal(t, float64(2), m["seq"])
+	assert.Equal(t, map[string]any{"type": "order", "id": 2.0}, m["data"])
+	_, out := e2.request("POST", "/publish/admin", "x")
+	assert.Equal(t, float64(3), out["seq"], "sequence numbers continue")
+}
