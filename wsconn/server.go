@@ -29,6 +29,7 @@ type Server struct {
 
 	acceptPaused atomic.Bool // out of fds: the listener is off until the next tick
 	shutting     atomic.Bool
+	stopped      chan struct{} // closed when Shutdown is done
 }
 
 // loop is a poller loop with the server's per-loop state.
@@ -44,7 +45,7 @@ type loop struct {
 // New makes a server listening on opt.Addr. Call Start to serve.
 func New(opt Options) (*Server, error) {
 	opt.setDefaults()
-	s := &Server{opt: opt, start: time.Now()}
+	s := &Server{opt: opt, start: time.Now(), stopped: make(chan struct{})}
 	s.budget.max = opt.MaxMessageMemory
 	s.limits = frame.Limits{MaxMessage: opt.MaxMessage, Buffers: &s.budget}
 	maxFDs, err := poller.MaxFDs()
@@ -223,7 +224,11 @@ func ms(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
 // for them to finish the close handshake until ctx ends; then it cuts the
 // rest and stops the loops.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutting.Store(true)
+	if !s.shutting.CompareAndSwap(false, true) {
+		<-s.stopped // a second call waits for the first
+		return nil
+	}
+	defer close(s.stopped)
 	done := make(chan struct{})
 	s.loops[0].Post(func() {
 		s.loops[0].Del(s.lfd)

@@ -72,3 +72,55 @@ func WaitJSON(ctx context.Context, expr string, out any, timeout time.Duration) 
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Eval evaluates a JS expression and returns its value.
+func Eval[T any](ctx context.Context, expr string) (T, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+}
+
+// WaitTrue polls a JS condition until it holds; on timeout the error shows
+// what describe (a JS expression) evaluates to, for the failure message.
+func WaitTrue(ctx context.Context, cond, describe string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := Eval[bool](ctx, "!!("+cond+")")
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			state, _ := Eval[string](ctx, "String("+describe+")")
+			return fmt.Errorf("%s not true after %v; %s = %q", cond, timeout, describe, state)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// NewTab opens a tab in a fresh browser context (its own cookies and
+// storage, like a separate browser profile) of the same browser.
+func NewTab(t testing.TB, browserCtx context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a browser context: %v", err)
+	}
+	return ctx
+}
+
+// Navigate loads url in the tab.
+func Navigate(ctx context.Context, url string) error {
+	return chromedp.Do(ctx, chromedp.Navigate(url))
+}
+
+// Click clicks the element matching a CSS selector with a real mouse event.
+func Click(ctx context.Context, sel string) error {
+	return chromedp.Do(ctx, chromedp.Click(sel))
+}
+
+// Type sets an input's value by typing into it.
+func Type(ctx context.Context, sel, text string) error {
+	return chromedp.Do(ctx, chromedp.SendKeys(sel, text))
+}
