@@ -109,3 +109,36 @@ func (h *Histogram) Percentile(p float64) time.Duration {
 
 // Reset empties the histogram.
 func (h *Histogram) Reset() { *h = Histogram{} }
+
+// Export returns the non-empty buckets, for merging histograms across
+// processes (Import adds them back).
+func (h *Histogram) Export() HistogramData {
+	d := HistogramData{Buckets: map[int]uint64{}, Min: h.min, Max: h.max, Sum: h.sum}
+	for i, c := range h.counts {
+		if c > 0 {
+			d.Buckets[i] = c
+		}
+	}
+	return d
+}
+
+// HistogramData is a histogram in transit (JSON).
+type HistogramData struct {
+	Buckets map[int]uint64 `json:"buckets"`
+	Min     int64          `json:"min"`
+	Max     int64          `json:"max"`
+	Sum     float64        `json:"sum"`
+}
+
+// Import adds exported values to h.
+func (h *Histogram) Import(d HistogramData) {
+	var o Histogram
+	for i, c := range d.Buckets {
+		if i >= 0 && i < len(o.counts) {
+			o.counts[i] = c
+			o.n += c
+		}
+	}
+	o.min, o.max, o.sum = d.Min, d.Max, d.Sum
+	h.Merge(&o)
+}
