@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub clean
 
 all: build
 
@@ -53,12 +53,17 @@ bench:
 # Binaries for the process-level benchmarks: ours and the peers'.
 bench-bin:
 	$(GO) build -o bench/bin/ ./cmd/wsd ./cmd/wsload
-	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench
+	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
 # connection up to 19,000, echo rate and server CPU per message.
 bench-server: bench-bin
 	cd bench && ./bin/serverbench -bin bin -out results $(SERVERBENCH_FLAGS)
+
+# Fan-out to 19,000 receivers through each server's POST /broadcast, and
+# publish-to-one-user latency under that load: wsd beside the peers.
+bench-hub: bench-bin
+	cd bench && ./bin/hubbench -bin bin -out results $(HUBBENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -10,6 +10,7 @@ require (
 	github.com/lesismal/nbio v1.6.8
 	github.com/lxzan/gws v1.8.9
 	github.com/mailru/easygo v0.0.0-20190618140210-3c14a0dc985f
+	github.com/wsd-dev/wsd v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -18,5 +19,5 @@ require (
 	github.com/klauspost/compress v1.17.9 // indirect
 	github.com/lesismal/llib v1.2.2 // indirect
 	golang.org/x/crypto v0.0.0-20210513122933-cd7d49e622d5 // indirect
-	golang.org/x/sys v0.0.0-20210423082822-04245dca01da // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )

@@ -29,8 +29,11 @@ func TestConnectCloseCycles(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				src := fmt.Sprintf("127.0.%d.%d", 20+w, 1+w) // ports enough for the TIME_WAITs we leave
 				for i := w; i < n; i += workers {
+					// The client closes first and leaves a TIME_WAIT: spread
+					// the cycles over 2,000 source addresses so that the
+					// kernel's port search stays cheap, run after run.
+					src := fmt.Sprintf("127.1.%d.%d", 1+i/250%8, 1+i%250)
 					c, err := wstest.DialFrom(src, e.addr, fmt.Sprintf("/ws/%s%d", tag, i), "")
 					if err != nil {
 						errs <- fmt.Errorf("cycle %d: %w", i, err)

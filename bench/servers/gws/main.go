@@ -1,5 +1,7 @@
 // Command gws is lxzan/gws behind net/http: a goroutine per connection
-// with pooled buffers, echoing at /echo.
+// with pooled buffers. /echo echoes; /ws/{user} registers for POST
+// /broadcast and POST /publish/{user}, which use gws's Broadcaster (the
+// frame encoded once, written through each connection's queue).
 package main
 
 import (
@@ -8,27 +10,60 @@ import (
 	"net/http"
 
 	"github.com/lxzan/gws"
+	"github.com/wsd-dev/wsd/bench/internal/peerhub"
 )
 
-type handler struct{ gws.BuiltinEventHandler }
+type echoHandler struct{ gws.BuiltinEventHandler }
 
-func (handler) OnPing(c *gws.Conn, p []byte) { c.WritePong(p) }
+func (echoHandler) OnPing(c *gws.Conn, p []byte) { c.WritePong(p) }
 
-func (handler) OnMessage(c *gws.Conn, m *gws.Message) {
+func (echoHandler) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	c.WriteMessage(m.Opcode, m.Bytes())
 }
 
+type hubHandler struct {
+	gws.BuiltinEventHandler
+	hub *peerhub.Hub[*gws.Conn]
+}
+
+func (h hubHandler) OnPing(c *gws.Conn, p []byte)          { c.WritePong(p) }
+func (h hubHandler) OnMessage(c *gws.Conn, m *gws.Message) { m.Close() }
+func (h hubHandler) OnClose(c *gws.Conn, err error)        { h.hub.Remove(c) }
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
 	flag.Parse()
-	up := gws.NewUpgrader(handler{}, &gws.ServerOption{CheckUtf8Enabled: true, ReadMaxPayloadSize: 16 << 20})
-	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r)
+	opt := &gws.ServerOption{CheckUtf8Enabled: true, ReadMaxPayloadSize: 16 << 20}
+	echoUp := gws.NewUpgrader(echoHandler{}, opt)
+	hub := peerhub.New[*gws.Conn]()
+	hubUp := gws.NewUpgrader(hubHandler{hub: hub}, opt)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		c, err := echoUp.Upgrade(w, r)
 		if err != nil {
 			return
 		}
 		go c.ReadLoop()
 	})
-	log.Fatal(http.ListenAndServe(*addr, nil))
+	mux.HandleFunc("/ws/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := hubUp.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		hub.Add(c, peerhub.UserOf(r.URL.Path))
+		go c.ReadLoop()
+	})
+	hub.Routes(mux, func(cs []*gws.Conn, body []byte) int {
+		b := gws.NewBroadcaster(gws.OpcodeText, body)
+		defer b.Close()
+		n := 0
+		for _, c := range cs {
+			if b.Broadcast(c) == nil {
+				n++
+			}
+		}
+		return n
+	})
+	log.Fatal(http.ListenAndServe(*addr, mux))
 }

@@ -1,5 +1,6 @@
 // Command nbio is lesismal/nbio: its own epoll engine and HTTP parser,
-// non-blocking, echoing at /echo.
+// non-blocking. /echo echoes; /ws/{user} registers for POST /broadcast
+// and POST /publish/{user}, which write the message to each connection.
 package main
 
 import (
@@ -11,21 +12,40 @@ import (
 
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/wsd-dev/wsd/bench/internal/peerhub"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8084", "listen address")
 	flag.Parse()
-	up := websocket.NewUpgrader()
-	up.CheckOrigin = func(*http.Request) bool { return true }
-	up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+	echoUp := websocket.NewUpgrader()
+	echoUp.CheckOrigin = func(*http.Request) bool { return true }
+	echoUp.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
 		c.WriteMessage(mt, data)
 	})
+	hub := peerhub.New[*websocket.Conn]()
+	hubUp := websocket.NewUpgrader()
+	hubUp.CheckOrigin = func(*http.Request) bool { return true }
+	hubUp.OnClose(func(c *websocket.Conn, err error) { hub.Remove(c) })
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := up.Upgrade(w, r, nil); err != nil {
+		echoUp.Upgrade(w, r, nil)
+	})
+	mux.HandleFunc("/ws/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := hubUp.Upgrade(w, r, nil)
+		if err != nil {
 			return
 		}
+		hub.Add(c, peerhub.UserOf(r.URL.Path))
+	})
+	hub.Routes(mux, func(cs []*websocket.Conn, body []byte) int {
+		n := 0
+		for _, c := range cs {
+			if c.WriteMessage(websocket.TextMessage, body) == nil {
+				n++
+			}
+		}
+		return n
 	})
 	engine := nbhttp.NewEngine(nbhttp.Config{
 		Network:                 "tcp",

@@ -1,0 +1,217 @@
+// Command hubbench measures notification fan-out on wsd's hub beside the
+// peer servers, in one run: 19,000 receivers held by wsload processes (the
+// project's epoll client, the same for every server), broadcasts through
+// each server's POST /broadcast with a timestamp in the body, then
+// publishes to single users under that load. Per server: the time until
+// the last receiver has a broadcast, p50/p99 of all deliveries, publish
+// latency, and the server's own CPU (utime+stime from /proc) per broadcast
+// and per million delivered frames.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsd-dev/wsd/bench/internal/proc"
+	"github.com/wsd-dev/wsd/load"
+)
+
+var (
+	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure")
+	conns      = flag.Int("conns", 19000, "receivers")
+	procs      = flag.Int("procs", 2, "wsload processes holding the receivers")
+	broadcasts = flag.Int("broadcasts", 20, "broadcasts per server")
+	gap        = flag.Duration("gap", 800*time.Millisecond, "pause after each broadcast (longer than a fan-out)")
+	publishes  = flag.Int("publishes", 300, "publishes to single users")
+	pubRate    = flag.Float64("publish-rate", 100, "publishes per second")
+	size       = flag.Int("size", 64, "message size")
+	outDir     = flag.String("out", "results", "where hub.md and hub.json go")
+)
+
+type result struct {
+	Name            string    `json:"name"`
+	Receivers       int64     `json:"receivers"`
+	FanoutMs        []float64 `json:"fanout_ms"` // per broadcast: last arrival
+	FanoutMedianMs  float64   `json:"fanout_median_ms"`
+	FanoutMaxMs     float64   `json:"fanout_max_ms"`
+	DeliveryP50Ms   float64   `json:"delivery_p50_ms"`
+	DeliveryP99Ms   float64   `json:"delivery_p99_ms"`
+	Delivered       int64     `json:"broadcast_frames_received"`
+	CPUPerBcastMs   float64   `json:"server_cpu_ms_per_broadcast"`
+	CPUPerMillionS  float64   `json:"server_cpu_s_per_million_frames"`
+	PublishP50Ms    float64   `json:"publish_p50_ms"`
+	PublishP99Ms    float64   `json:"publish_p99_ms"`
+	PublishReceived int64     `json:"publish_received"`
+	Errors          []string  `json:"errors,omitempty"`
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	var rs []result
+	for i, name := range strings.Split(*servers, ",") {
+		r := measure(name, fmt.Sprintf("127.0.0.1:%d", 62201+i))
+		log.Printf("%s: %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v",
+			name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Errors)
+		rs = append(rs, r)
+	}
+	os.MkdirAll(*outDir, 0o755)
+	b, _ := json.MarshalIndent(rs, "", "  ")
+	os.WriteFile(filepath.Join(*outDir, "hub.json"), b, 0o644)
+	md := table(rs)
+	os.WriteFile(filepath.Join(*outDir, "hub.md"), []byte(md), 0o644)
+	fmt.Print(md)
+}
+
+func measure(name, addr string) (r result) {
+	r.Name = name
+	srv, err := proc.Start(name, filepath.Join(*binDir, name), io.Discard, "-addr", addr)
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		return
+	}
+	defer srv.Stop(5 * time.Second)
+	if err := proc.WaitPort(addr, 10*time.Second); err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		return
+	}
+	var loads []*proc.Process
+	per := *conns / *procs
+	for p := range *procs {
+		lp, err := proc.Start("wsload", filepath.Join(*binDir, "wsload"), io.Discard,
+			"-url", fmt.Sprintf("ws://%s/ws/p%du{i}", addr, p), "-scenario", "push", "-c", strconv.Itoa(per),
+			"-src", fmt.Sprintf("127.0.%d.1-127.0.%d.12", 40+p, 40+p), "-loops", "1", "-ready", "-json",
+			"-duration", "30m", "-connect-timeout", "30s")
+		if err != nil {
+			r.Errors = append(r.Errors, err.Error())
+			return
+		}
+		loads = append(loads, lp)
+		line, err := lp.WaitLine("READY", 3*time.Minute)
+		if err != nil {
+			r.Errors = append(r.Errors, err.Error())
+			return
+		}
+		n, _ := strconv.Atoi(strings.Fields(line)[1])
+		r.Receivers += int64(n)
+		if n < per {
+			r.Errors = append(r.Errors, fmt.Sprintf("process %d: %d of %d receivers connected: %s", p, n, per, line))
+		}
+	}
+	time.Sleep(2 * time.Second)
+	pid := srv.PID()
+	client := &http.Client{Timeout: 30 * time.Second}
+	post := func(path string, body []byte) error {
+		resp, err := client.Post("http://"+addr+path, "text/plain", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return nil
+	}
+	pad := func(b []byte) []byte { return append(b, bytes.Repeat([]byte("x"), max(*size-len(b), 0))...) }
+
+	cpu0, _ := proc.CPU(pid)
+	for k := 1; k <= *broadcasts; k++ {
+		if err := post("/broadcast", pad(load.PushStamp("B", int64(k), time.Now()))); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		}
+		time.Sleep(*gap)
+	}
+	cpu1, _ := proc.CPU(pid)
+	interval := time.Duration(float64(time.Second) / *pubRate)
+	for j := 1; j <= *publishes; j++ {
+		p := rand.IntN(*procs)
+		u := fmt.Sprintf("/publish/p%du%d", p, rand.IntN(per))
+		if err := post(u, pad(load.PushStamp("U", int64(j), time.Now()))); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+			break
+		}
+		time.Sleep(interval)
+	}
+	time.Sleep(time.Second)
+
+	// Stop the receivers; each prints what it measured.
+	var bcast, pub load.Histogram
+	last := map[int64]int64{}
+	for _, lp := range loads {
+		lp.Cmd.Process.Signal(os.Interrupt)
+		var out strings.Builder
+		for lp.Out.Scan() {
+			if !strings.HasPrefix(lp.Out.Text(), "READY") {
+				out.WriteString(lp.Out.Text())
+			}
+		}
+		lp.Cmd.Wait()
+		var res struct {
+			Push *load.PushResult `json:"push"`
+		}
+		if err := json.Unmarshal([]byte(out.String()), &res); err != nil || res.Push == nil {
+			r.Errors = append(r.Errors, fmt.Sprintf("wsload output: %v %.200q", err, out.String()))
+			continue
+		}
+		if d, ok := res.Push.Kinds["B"]; ok {
+			bcast.Import(d)
+		}
+		if d, ok := res.Push.Kinds["U"]; ok {
+			pub.Import(d)
+		}
+		for id, ns := range res.Push.LastByID {
+			last[id] = max(last[id], ns)
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	for k := 1; k <= *broadcasts; k++ {
+		r.FanoutMs = append(r.FanoutMs, float64(last[int64(k)])/1e6)
+	}
+	s := slices.Clone(r.FanoutMs)
+	slices.Sort(s)
+	r.FanoutMedianMs, r.FanoutMaxMs = s[len(s)/2], s[len(s)-1]
+	r.Delivered = int64(bcast.Count())
+	r.DeliveryP50Ms, r.DeliveryP99Ms = ms(bcast.Percentile(50)), ms(bcast.Percentile(99))
+	r.PublishReceived = int64(pub.Count())
+	r.PublishP50Ms, r.PublishP99Ms = ms(pub.Percentile(50)), ms(pub.Percentile(99))
+	cpu := cpu1 - cpu0
+	r.CPUPerBcastMs = ms(cpu) / float64(*broadcasts)
+	if r.Delivered > 0 {
+		r.CPUPerMillionS = cpu.Seconds() / float64(r.Delivered) * 1e6
+	}
+	if want := int64(*broadcasts) * r.Receivers; r.Delivered != want {
+		r.Errors = append(r.Errors, fmt.Sprintf("%d broadcast frames received, want %d", r.Delivered, want))
+	}
+	return r
+}
+
+func table(rs []result) string {
+	var b strings.Builder
+	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast | server CPU per 10⁶ frames | publish-to-user p50 / p99 |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms | %.1f s | %.2f / %.2f ms |\n",
+			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms)
+	}
+	for _, r := range rs {
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "\n- %s: %s", r.Name, e)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
