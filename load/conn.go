@@ -273,6 +273,7 @@ func (c *Conn) finish() {
 		e.pending.Add(-1)
 	} else {
 		e.open.Add(-1)
+		e.closed.Add(1)
 		// Remove from the loop's list by swapping the last one in.
 		conns := c.l.conns
 		last := conns[len(conns)-1]

@@ -74,6 +74,7 @@ type Engine struct {
 	pending  atomic.Int64 // connects and handshakes in flight
 	open     atomic.Int64
 	opened   atomic.Int64
+	closed   atomic.Int64 // opened connections that have ended
 	failures [numCauses]atomic.Int64
 	closing  atomic.Bool
 
@@ -272,6 +273,7 @@ func (e *Engine) Tick(pl *poller.Loop, _ time.Time) {
 type Stats struct {
 	Open     int64             `json:"open"`
 	Opened   int64             `json:"opened"`
+	Closed   int64             `json:"closed"`
 	Pending  int64             `json:"pending"`
 	Failures map[string]int64  `json:"failures"`
 	Errors   map[string]string `json:"last_errors,omitempty"`
@@ -288,7 +290,7 @@ func (s Stats) Failed() int64 {
 
 // Stats returns the counters now.
 func (e *Engine) Stats() Stats {
-	s := Stats{Open: e.open.Load(), Opened: e.opened.Load(), Pending: e.pending.Load(), Failures: map[string]int64{}, Errors: map[string]string{}}
+	s := Stats{Open: e.open.Load(), Opened: e.opened.Load(), Closed: e.closed.Load(), Pending: e.pending.Load(), Failures: map[string]int64{}, Errors: map[string]string{}}
 	e.errMu.Lock()
 	defer e.errMu.Unlock()
 	for c := range numCauses {

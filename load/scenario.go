@@ -14,6 +14,24 @@ func (Hold) Open(*Conn)                          {}
 func (Hold) Message(*Conn, frame.Opcode, []byte) {}
 func (Hold) Tick(*Loop, time.Duration)           {}
 
+// Churn closes each connection Hold after it opened (a normal close
+// handshake), for connect/close cycles; the dialer opens new ones.
+type Churn struct {
+	Hold time.Duration
+}
+
+func (s Churn) Open(c *Conn) { c.Next = c.l.e.Now() + s.Hold }
+
+func (Churn) Message(*Conn, frame.Opcode, []byte) {}
+
+func (Churn) Tick(l *Loop, now time.Duration) {
+	for i := 0; i < len(l.conns); i++ {
+		if c := l.conns[i]; c.state == csOpen && c.Next <= now {
+			c.close(frame.CloseNormal)
+		}
+	}
+}
+
 // Echo sends messages on every connection and verifies each echo byte for
 // byte, recording the round-trip latency.
 //

@@ -1,26 +1,30 @@
 // Command wsload is a load generator for any WebSocket server, on the
-// project's own poller and frame code.
+// project's own poller and frame code: tens of thousands of connections
+// per process at a few hundred bytes each, scenarios ramp/hold/echo/push/
+// churn, failures by cause, HDR-style latency histograms corrected for
+// coordinated omission, thresholds for CI, and -procs to spread the
+// connections over worker processes.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net/http"
-	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/wsd-dev/wsd/load"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitFailures  = 1 // connections failed or echoes were wrong
+	exitUsage     = 2
+	exitThreshold = 3 // a -max-p99 or -min-success threshold failed
 )
 
 func main() {
@@ -31,124 +35,92 @@ func main() {
 	os.Exit(code)
 }
 
-type options struct {
-	url, src, scenario string
-	conns              int
-	rate               float64
-	loops              int
-	duration           time.Duration
-	connectTimeout     time.Duration
-	size               int
-	msgs               int64
-	window             int64
-	msgRate            float64
-	binary, jsonOut    bool
-	ready              bool
-	publishURL         string
-	publishRate        float64
-	publishCount       int
-	publishToken       string
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return exitUsage, err
+	}
+	var res result
+	if o.procs > 1 && !o.worker {
+		res, err = runProcs(o, args, stdout, stderr)
+	} else {
+		res, err = runOne(o, stdout, stderr)
+	}
+	if err != nil {
+		return exitFailures, err
+	}
+	res.checkThresholds(o)
+	if o.jsonOut {
+		res.writeJSON(stdout)
+	} else {
+		res.print(stdout)
+	}
+	switch {
+	case len(res.ThresholdsFailed) > 0:
+		return exitThreshold, nil
+	case res.Echo != nil && res.Echo.Mismatched > 0:
+		return exitFailures, nil
+	case res.Stats.Failed() > 0 && o.minSuccess == 0:
+		return exitFailures, nil
+	}
+	return exitOK, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("wsload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o options
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/echo", "server URL; {i} becomes the connection's index")
-	fs.StringVar(&o.src, "src", "", "source addresses: a range 127.0.0.2-127.0.0.50 or a comma list")
-	fs.StringVar(&o.scenario, "scenario", "echo", "hold | echo | push")
-	fs.IntVar(&o.conns, "c", 100, "connections")
-	fs.Float64Var(&o.rate, "rate", 0, "new connections per second (0: as fast as possible)")
-	fs.IntVar(&o.loops, "loops", 2, "event loops")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long the scenario runs at most")
-	fs.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "connect + handshake limit")
-	fs.IntVar(&o.size, "size", 64, "echo: message size in bytes (at least 32)")
-	fs.Int64Var(&o.msgs, "msgs", 0, "echo: messages per connection (0: until -duration)")
-	fs.Int64Var(&o.window, "window", 1, "echo: messages in flight per connection")
-	fs.Float64Var(&o.msgRate, "msg-rate", 0, "echo: messages per second per connection (0: closed loop)")
-	fs.BoolVar(&o.binary, "binary", false, "echo: binary frames")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
-	fs.BoolVar(&o.ready, "ready", false, "print READY <n> on stdout once every connection is open")
-	fs.StringVar(&o.publishURL, "publish-url", "", "push: POST stamped messages here (e.g. http://127.0.0.1:8080/broadcast or …/publish/u{i})")
-	fs.Float64Var(&o.publishRate, "publish-rate", 10, "push: messages published per second")
-	fs.IntVar(&o.publishCount, "publish-count", 0, "push: messages to publish (0: until -duration)")
-	fs.StringVar(&o.publishToken, "publish-token", "", "push: Bearer token for the publish URL")
-	if err := fs.Parse(args); err != nil {
-		return 2, err
-	}
-	u, err := url.Parse(o.url)
-	if err != nil || u.Scheme != "ws" {
-		return 2, fmt.Errorf("-url %q: want ws://host:port/path", o.url)
-	}
-	target, err := netip.ParseAddrPort(u.Host)
-	if err != nil {
-		return 2, fmt.Errorf("-url host %q: want an IP address and port: %v", u.Host, err)
-	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	path = strings.ReplaceAll(path, "%7Bi%7D", "{i}")
-	if u.RawQuery != "" {
-		path += "?" + strings.ReplaceAll(u.RawQuery, "%7Bi%7D", "{i}")
-	}
-	sources, err := load.ParseSources(o.src)
-	if err != nil {
-		return 2, err
-	}
-	var sc load.Scenario
-	var echo *load.Echo
-	var push *load.Push
-	switch o.scenario {
-	case "hold":
-		sc = load.Hold{}
-	case "push":
-		push = &load.Push{}
-		sc = push
-	case "echo":
-		echo = &load.Echo{Size: o.size, PerConn: o.msgs, Window: o.window, Rate: o.msgRate, Binary: o.binary}
-		sc = echo
-	default:
-		return 2, fmt.Errorf("-scenario %q: want hold, echo or push", o.scenario)
-	}
+// runOne runs the scenario in this process.
+func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(o.loops + 1) // as in wsd: a spare P beside the loops
 	}
-	tick := 10 * time.Millisecond
-	if o.msgRate > 0 {
-		tick = time.Millisecond
-	}
-	e, err := load.New(load.Config{Target: target, Path: path, Sources: sources, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick}, sc)
+	baseRSS := selfRSS()
+	sc, echo, push := o.scenarioFor()
+	e, err := load.New(o.engineConfig(), sc)
 	if err != nil {
-		return 1, err
+		return result{}, err
 	}
 	e.Start()
-
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, o.duration)
 	defer cancelT()
+	stopProgress := startProgress(o, e, echo, stderr)
+	defer stopProgress()
+
 	start := time.Now()
-	e.Dial(ctx, 0, o.conns, o.rate)
+	n := o.conns
+	if o.scenario == "churn" && n == 0 {
+		n = 1 << 30 // until -duration
+	}
+	dialDone := make(chan struct{})
+	go func() { e.Dial(ctx, o.first, n, o.rate); close(dialDone) }()
+	if o.scenario != "churn" {
+		<-dialDone
+	}
 	connected := time.Since(start)
+	heldRSS := selfRSS()
 	if o.ready {
 		st := e.Stats()
 		fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
 	}
 	scStart := time.Now()
 	var published publishStats
-	if push != nil && o.publishURL != "" {
+	switch {
+	case push != nil && o.publishURL != "":
 		published = publish(ctx, o, e.Stats().Opened)
-		time.Sleep(time.Second) // let the last ones arrive
-		cancelT()
-	}
-	if echo != nil && o.msgs > 0 {
+		time.Sleep(time.Second) // the last ones arrive
+	case echo != nil && o.msgs > 0:
 		for ctx.Err() == nil && echo.Stats().ConnsDone < e.Stats().Opened {
 			time.Sleep(2 * time.Millisecond)
 		}
-	} else {
+	case o.scenario == "churn" && o.conns > 0:
+		<-dialDone
+		for ctx.Err() == nil && e.Stats().Open > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	default:
 		<-ctx.Done()
 	}
+	cancelT()
+	<-dialDone
 	elapsed := time.Since(scStart)
 	if echo != nil {
 		echo.Stop()
@@ -160,140 +132,28 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	e.Close(2 * time.Second)
 
-	res := result{Connections: o.conns, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(), Stats: e.Stats(),
-		ConnectMs: pcts(&connH), HandshakeMs: pcts(&hsH)}
+	res := result{Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
+		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
+		RSSBase: baseRSS, RSSHeld: heldRSS}
 	if echo != nil {
 		st := echo.Stats()
-		res.Echo = &echoResult{Sent: st.Sent, Received: st.Received, Mismatched: st.Mismatched, FirstMismatch: st.FirstMismatch,
-			MsgsPerSec: float64(st.Received) / elapsed.Seconds(), MBPerSec: float64(st.Bytes) / elapsed.Seconds() / 1e6,
-			LatencyMs: pcts(&latH)}
+		res.Echo = &echoResult{Sent: st.Sent, Received: st.Received, Bytes: st.Bytes, Mismatched: st.Mismatched,
+			FirstMismatch: st.FirstMismatch, Hist: latH.Export()}
 	}
 	if push != nil {
-		res.Push = &pushResult{PushResult: pr, Published: published, Summary: map[string]map[string]float64{}}
-		for k, d := range pr.Kinds {
-			var h load.Histogram
-			h.Import(d)
-			res.Push.Summary[k] = pcts(&h)
-		}
+		res.Push = &pushResult{PushResult: pr, Published: published}
 	}
-	if o.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
-	} else {
-		res.print(stdout)
-	}
-	if res.Stats.Failed() > 0 || (res.Echo != nil && res.Echo.Mismatched > 0) {
-		return 1, nil
-	}
-	return 0, nil
+	res.summarize()
+	return res, nil
 }
 
-type result struct {
-	Connections  int                `json:"connections"`
-	ConnectPhase float64            `json:"connect_phase_s"`
-	Elapsed      float64            `json:"elapsed_s"`
-	Stats        load.Stats         `json:"stats"`
-	ConnectMs    map[string]float64 `json:"connect_ms"`
-	HandshakeMs  map[string]float64 `json:"handshake_ms"`
-	Echo         *echoResult        `json:"echo,omitempty"`
-	Push         *pushResult        `json:"push,omitempty"`
-}
-
-type pushResult struct {
-	load.PushResult
-	Published publishStats                  `json:"published"`
-	Summary   map[string]map[string]float64 `json:"latency_ms_by_kind"`
-}
-
-type echoResult struct {
-	Sent          int64              `json:"sent"`
-	Received      int64              `json:"received"`
-	Mismatched    int64              `json:"mismatched"`
-	FirstMismatch string             `json:"first_mismatch,omitempty"`
-	MsgsPerSec    float64            `json:"msgs_per_s"`
-	MBPerSec      float64            `json:"mb_per_s"`
-	LatencyMs     map[string]float64 `json:"latency_ms"`
-}
-
-func pcts(h *load.Histogram) map[string]float64 {
-	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-	return map[string]float64{
-		"p50": ms(h.Percentile(50)), "p90": ms(h.Percentile(90)), "p99": ms(h.Percentile(99)),
-		"p99.9": ms(h.Percentile(99.9)), "max": ms(h.Max()), "count": float64(h.Count()),
+// selfRSS reads this process's resident set size.
+func selfRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
 	}
-}
-
-func (r result) print(w io.Writer) {
-	fmt.Fprintf(w, "connections  %d opened, %d failed %v (connect phase %.2fs)\n", r.Stats.Opened, r.Stats.Failed(), r.Stats.Failures, r.ConnectPhase)
-	row := func(name string, m map[string]float64) {
-		fmt.Fprintf(w, "%-12s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (n=%.0f)\n", name, m["p50"], m["p90"], m["p99"], m["p99.9"], m["max"], m["count"])
-	}
-	row("connect", r.ConnectMs)
-	row("handshake", r.HandshakeMs)
-	if e := r.Echo; e != nil {
-		fmt.Fprintf(w, "echo         %d sent, %d received, %d mismatched in %.2fs: %.0f msgs/s, %.2f MB/s\n", e.Sent, e.Received, e.Mismatched, r.Elapsed, e.MsgsPerSec, e.MBPerSec)
-		row("latency", e.LatencyMs)
-	}
-	if p := r.Push; p != nil {
-		fmt.Fprintf(w, "push         %d published (%d failed), %d received, %d stamped\n", p.Published.OK, p.Published.Failed, p.Received, p.Stamped)
-		for k, m := range p.Summary {
-			row("latency "+k, m)
-		}
-	}
-	for k, v := range r.Stats.Errors {
-		fmt.Fprintf(w, "last %s error: %s\n", k, v)
-	}
-}
-
-type publishStats struct {
-	OK     int64  `json:"ok"`
-	Failed int64  `json:"failed"`
-	Error  string `json:"last_error,omitempty"`
-}
-
-// publish POSTs stamped messages to o.publishURL at o.publishRate: kind
-// "U" (one user) when the URL names a connection with {i}, else "B".
-func publish(ctx context.Context, o options, conns int64) publishStats {
-	var st publishStats
-	kind := "B"
-	if strings.Contains(o.publishURL, "{i}") {
-		kind = "U"
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	interval := time.Duration(float64(time.Second) / max(o.publishRate, 0.001))
-	pad := strings.Repeat("x", max(o.size-48, 0))
-	for k := int64(1); o.publishCount == 0 || k <= int64(o.publishCount); k++ {
-		if ctx.Err() != nil {
-			break
-		}
-		u := o.publishURL
-		if kind == "U" {
-			u = load.ExpandPath(u, rand.IntN(int(max(conns, 1))))
-		}
-		body := append(load.PushStamp(kind, k, time.Now()), pad...)
-		req, _ := http.NewRequestWithContext(ctx, "POST", u, bytes.NewReader(body))
-		if o.publishToken != "" {
-			req.Header.Set("Authorization", "Bearer "+o.publishToken)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				err = fmt.Errorf("%s: %s", u, resp.Status)
-			}
-		}
-		if err != nil {
-			st.Failed++
-			st.Error = err.Error()
-		} else {
-			st.OK++
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(interval):
-		}
-	}
-	return st
+	var size, rss int64
+	fmt.Sscan(string(b), &size, &rss)
+	return rss * int64(os.Getpagesize())
 }
