@@ -96,7 +96,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 		<-dialDone
 	}
 	connected := time.Since(start)
-	heldRSS := selfRSS()
+	heldRSS, held := selfRSS(), e.Stats().Open
 	if o.ready {
 		st := e.Stats()
 		fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
@@ -134,7 +134,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 
 	res := result{Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
 		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
-		RSSBase: baseRSS, RSSHeld: heldRSS}
+		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
 	if echo != nil {
 		st := echo.Stats()
 		res.Echo = &echoResult{Sent: st.Sent, Received: st.Received, Bytes: st.Bytes, Mismatched: st.Mismatched,

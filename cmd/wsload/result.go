@@ -25,6 +25,7 @@ type result struct {
 	HandshakeMs      map[string]float64 `json:"handshake_ms"`
 	RSSBase          int64              `json:"rss_base_bytes"`
 	RSSHeld          int64              `json:"rss_held_bytes"` // once the connections were open
+	HeldConns        int64              `json:"held_conns"`     // open at that moment
 	BytesPerConn     float64            `json:"rss_bytes_per_conn"`
 	Echo             *echoResult        `json:"echo,omitempty"`
 	Push             *pushResult        `json:"push,omitempty"`
@@ -52,8 +53,8 @@ type pushResult struct {
 // summarize fills the derived figures from the raw ones.
 func (r *result) summarize() {
 	r.ConnectMs, r.HandshakeMs = pcts(r.ConnectHist), pcts(r.HandshakeHist)
-	if r.Stats.Open > 0 && r.RSSHeld > r.RSSBase {
-		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.Stats.Open)
+	if r.HeldConns > 0 && r.RSSHeld > r.RSSBase {
+		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.HeldConns)
 	}
 	if e := r.Echo; e != nil && r.Elapsed > 0 {
 		e.MsgsPerSec = float64(e.Received) / r.Elapsed
@@ -142,6 +143,7 @@ func (r *result) merge(w result) {
 	r.HandshakeHist = mergeHist(r.HandshakeHist, w.HandshakeHist)
 	r.RSSBase += w.RSSBase
 	r.RSSHeld += w.RSSHeld
+	r.HeldConns += w.HeldConns
 	if w.Echo != nil {
 		if r.Echo == nil {
 			r.Echo = &echoResult{}
