@@ -8,9 +8,11 @@ import (
 
 // Dump is one frame as it crossed the wire, for rendering to learners.
 type Dump struct {
-	Header Header
-	Wire   []byte // payload bytes as sent: masked when Header.Masked
-	Text   bool   // the payload belongs to a text message (for continuations)
+	Header   Header
+	Wire     []byte // payload bytes as sent: masked when Header.Masked
+	Text     bool   // the payload belongs to a text message (for continuations)
+	Fragment string // "" for a whole message or a control frame; "first", "middle", "last"
+	Message  []byte // on the last fragment: the reassembled message
 }
 
 // Payload returns the unmasked payload (a copy when the frame was masked).
@@ -85,6 +87,17 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 		dst = append(dst, '\n')
 	}
 	p := d.Payload()
+	if d.Fragment != "" {
+		kind := "binary"
+		if d.Text {
+			kind = "text"
+		}
+		dst = append(dst, "  fragment "...)
+		dst = append(dst, d.Fragment...)
+		dst = append(dst, " fragment of a "...)
+		dst = append(dst, kind...)
+		dst = append(dst, " message (§5.4)\n"...)
+	}
 	switch {
 	case h.OpCode == OpClose:
 		code, reason, err := ParseClose(p)
@@ -118,6 +131,17 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	case len(p) > 0:
 		dst = append(dst, "  payload "...)
 		dst = appendHexSpaced(dst, p, maxShow)
+		dst = append(dst, '\n')
+	}
+	if d.Fragment == "last" {
+		dst = append(dst, "  message reassembled, "...)
+		dst = strconv.AppendInt(dst, int64(len(d.Message)), 10)
+		dst = append(dst, " bytes: "...)
+		if d.Text {
+			dst = strconv.AppendQuote(dst, string(clip(d.Message, maxShow)))
+		} else {
+			dst = appendHexSpaced(dst, d.Message, maxShow)
+		}
 		dst = append(dst, '\n')
 	}
 	return dst
@@ -157,9 +181,14 @@ func appendBits(dst []byte, b byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// appendHexSpaced writes bytes in hex, 16 to a line (continuation lines
+// indented to the column the block's values start at).
 func appendHexSpaced(dst, p []byte, maxShow int) []byte {
 	for i, c := range clip(p, maxShow) {
-		if i > 0 {
+		switch {
+		case i > 0 && i%16 == 0:
+			dst = append(dst, "\n          "...)
+		case i > 0:
 			dst = append(dst, ' ')
 		}
 		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
@@ -235,18 +264,31 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	case op == OpPong:
 		dst = jsonKey(dst, "websocket.payload.pong", false)
 		dst = jsonHex(dst, p)
-	case op == OpText || (op == OpContinuation && d.Text):
+	case op == OpText:
 		dst = jsonKey(dst, "websocket.payload.text", false)
 		dst = jsonString(dst, p)
 	case op == OpContinuation:
+		// As Wireshark: a fragment's own bytes as "continue", and on the
+		// last fragment the reassembled message.
 		dst = jsonKey(dst, "websocket.payload.continue", false)
 		dst = jsonHex(dst, p)
+		if d.Fragment == "last" && d.Text {
+			dst = jsonKey(dst, "websocket.payload.text", false)
+			dst = jsonString(dst, d.Message)
+		} else if d.Fragment == "last" {
+			dst = jsonKey(dst, "data.data", false)
+			dst = jsonHex(dst, d.Message)
+		}
 	case op == OpBinary:
 		dst = jsonKey(dst, "data.data", false)
 		dst = jsonHex(dst, p)
 	default:
 		dst = jsonKey(dst, "websocket.payload.unknown", false)
 		dst = jsonHex(dst, p)
+	}
+	if d.Fragment != "" {
+		dst = jsonKey(dst, "wsd.fragment", false)
+		dst = jsonString(dst, []byte(d.Fragment))
 	}
 	enc, _ := h.LengthEncoding()
 	dst = jsonKey(dst, "wsd.opcode_name", false)

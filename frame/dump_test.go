@@ -76,3 +76,15 @@ func TestDumpJSONWiresharkNames(t *testing.T) {
 	assert.Equal(t, float64(70000), m["websocket.payload_length_ext_64"])
 	assert.Equal(t, strings.Repeat("00", 70000), m["data.data"])
 }
+
+func TestDumpFragments(t *testing.T) {
+	last := Dump{Header: Header{Fin: true, OpCode: OpContinuation, Length: 2}, Wire: []byte("lo"), Text: true, Fragment: "last", Message: []byte("Hello")}
+	out := string(last.AppendText(nil, 0))
+	assert.Contains(t, out, "fragment last fragment of a text message")
+	assert.Contains(t, out, `message reassembled, 5 bytes: "Hello"`)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(last.AppendJSON(nil), &m))
+	assert.Equal(t, "6c6f", m["websocket.payload.continue"])
+	assert.Equal(t, "Hello", m["websocket.payload.text"], "the reassembled message, as Wireshark shows it")
+	assert.Equal(t, "last", m["wsd.fragment"])
+}

@@ -1,0 +1,140 @@
+// Command wsdump is a transparent TCP proxy that shows the WebSocket
+// protocol as it crosses: the opening handshake with the accept key
+// derived step by step, every frame in both directions with its bits,
+// length encoding, masking, payload, fragment place and close code, and
+// every RFC 6455 violation with its section — without breaking the relay.
+//
+//	wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wsd-dev/wsd/trace"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wsdump:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("wsdump", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9000", "address clients connect to")
+	upstream := fs.String("upstream", "127.0.0.1:8080", "the server to relay to")
+	jsonOut := fs.Bool("json", false, "one JSON object per line, with Wireshark's field names")
+	noColor := fs.Bool("no-color", false, "no ANSI colours (they are on when the output is a terminal)")
+	maxShow := fs.Int("max-show", 256, "payload bytes shown per frame in the human format")
+	out := fs.String("o", "", "write the dump to this file instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	w := stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	color := !*noColor && !*jsonOut && isTerminal(w)
+	tr := trace.New(w, trace.Options{JSON: *jsonOut, Color: color, MaxShow: *maxShow})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), *upstream)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); ln.Close() }()
+	var wg sync.WaitGroup
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				wg.Wait()
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond) // out of fds: try again shortly
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			relay(tr, c, *upstream)
+		}()
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// relay copies bytes both ways and feeds the tracer a copy; one side's
+// end is passed on as a half-close, so the close handshake stays visible.
+func relay(tr *trace.Tracer, client net.Conn, upstream string) {
+	defer client.Close()
+	tc := tr.Conn(client.RemoteAddr().String(), upstream)
+	server, err := net.DialTimeout("tcp", upstream, 10*time.Second)
+	if err != nil {
+		tc.End("upstream unreachable: " + err.Error())
+		return
+	}
+	defer server.Close()
+	ended := make(chan string, 2)
+	pipe := func(dst, src net.Conn, d trace.Direction, who string) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					ended <- fmt.Sprintf("writing to the %s failed: %v", map[bool]string{true: "server", false: "client"}[d == trace.ClientToServer], werr)
+					return
+				}
+				tc.Feed(d, buf[:n])
+			}
+			if err != nil {
+				if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+					cw.CloseWrite()
+				}
+				if errors.Is(err, io.EOF) {
+					ended <- who + " closed its side"
+				} else {
+					ended <- who + ": " + err.Error()
+				}
+				return
+			}
+		}
+	}
+	go pipe(server, client, trace.ClientToServer, "the client")
+	go pipe(client, server, trace.ServerToClient, "the server")
+	first := <-ended
+	// The other side gets a moment to finish its close handshake.
+	select {
+	case second := <-ended:
+		tc.End(first + "; then " + second)
+	case <-time.After(10 * time.Second):
+		tc.End(first + "; the other side stayed open 10s, cut")
+	}
+}
