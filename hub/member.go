@@ -67,6 +67,23 @@ func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	return m, nil
 }
 
+// UserOf returns the user a request connects as (/ws/{user}, /ws?user=,
+// /ws/chat/{nick}), or "".
+func UserOf(req *upgrade.Request) string {
+	path := string(req.Path)
+	var name string
+	switch {
+	case strings.HasPrefix(path, "/ws/chat/"):
+		name, _ = url.PathUnescape(path[len("/ws/chat/"):])
+	case strings.HasPrefix(path, "/ws/"):
+		name, _ = url.PathUnescape(path[len("/ws/"):])
+	case path == "/ws":
+		q, _ := url.ParseQuery(string(req.Query))
+		name = q.Get("user")
+	}
+	return name
+}
+
 func validName(s string) bool {
 	if s == "" || len(s) > 128 || !frame.ValidUTF8([]byte(s)) {
 		return false

@@ -90,6 +90,7 @@ func (s *stream) handshake(b []byte) {
 		if err != nil {
 			c.emitNotHTTP(s, err)
 			c.state = stPlain
+			s.plain += int64(len(s.head))
 			return
 		}
 		c.key = append([]byte(nil), req.Key...)
@@ -112,6 +113,7 @@ func (s *stream) handshake(b []byte) {
 	if err != nil {
 		c.emitNotHTTP(s, err)
 		c.state = stPlain
+		s.plain += int64(len(s.head))
 		return
 	}
 	accepted := resp.Status == 101

@@ -3,11 +3,13 @@ package wsconn
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/trace"
 )
 
 // Read-side states, owned by the loop's goroutine.
@@ -41,9 +43,10 @@ type Conn struct {
 	l   *loop
 	h   Handler
 	rd  frame.MessageReader
-	q   *queue     // bytes the socket did not take yet; nil when none (under mu)
-	hs  *[]byte    // a request head split over reads; nil otherwise
-	cls *closeInfo // set when the close is decided before the socket closes
+	q   *queue      // bytes the socket did not take yet; nil when none (under mu)
+	hs  *[]byte     // a request head split over reads; nil otherwise
+	cls *closeInfo  // set when the close is decided before the socket closes
+	tr  *trace.Conn // the dump of this connection, when traced
 }
 
 // closeInfo is what OnClose will report.
@@ -91,6 +94,9 @@ func (c *Conn) readable() {
 	case stHandshake:
 		c.handshake(data)
 	case stOpen:
+		if c.tr != nil {
+			c.tr.Feed(trace.ClientToServer, data) // before parsing unmasks in place
+		}
 		c.cork()
 		c.frames(data)
 		c.uncork()
@@ -248,6 +254,9 @@ func (c *Conn) closeNow(code frame.CloseCode, reason string) {
 	c.mu.Unlock()
 	c.rd.Reset()
 	c.releaseHead()
+	if c.tr != nil {
+		c.tr.End("closed by the server: " + strconv.Itoa(int(code)) + " " + reason)
+	}
 	s.conns.Add(-1)
 	l.stats.closed.Add(1)
 	if c.h != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -41,6 +42,10 @@ func (c *Conn) handshake(data []byte) {
 		c.toHTTP(in, req)
 		return
 	}
+	if s.opt.Trace != nil && (s.opt.TraceFilter == nil || s.opt.TraceFilter(req)) {
+		c.tr = s.opt.Trace.Conn(c.RemoteAddr().String(), s.addr.String())
+		c.tr.Feed(trace.ClientToServer, in[:n])
+	}
 	if err := req.Validate(); err != nil {
 		c.refuse(err.(*upgrade.Error))
 		return
@@ -71,6 +76,9 @@ func (c *Conn) handshake(data []byte) {
 	h.OnOpen(c)
 	if rest := in[n:]; len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
 		// Frames sent right behind the head.
+		if c.tr != nil {
+			c.tr.Feed(trace.ClientToServer, rest)
+		}
 		c.cork()
 		c.frames(rest)
 		c.uncork()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -51,6 +52,11 @@ type Options struct {
 
 	Origins   []string // allowed Origin values; empty or "*" allows any (→ 403)
 	Protocols []string // subprotocols the server speaks, in preference order
+
+	// Trace, when set, dumps the handshake and every frame of the upgrade
+	// requests TraceFilter accepts (all when nil), both ways.
+	Trace       *trace.Tracer
+	TraceFilter func(req *upgrade.Request) bool
 
 	Upgrade UpgradeFunc  // routes upgrade requests; nil refuses all with 404
 	HTTP    http.Handler // serves requests that are not upgrades; nil answers 404

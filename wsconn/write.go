@@ -3,6 +3,7 @@ package wsconn
 import (
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/trace"
 )
 
 // queue holds what a socket did not take at once, frame by frame: the
@@ -76,6 +77,10 @@ func (c *Conn) SendPrepared(p *Prepared) error {
 // caller holds c.mu.
 func (c *Conn) writeLocked(hdr, payload []byte, shared bool) {
 	l := c.l
+	if c.tr != nil {
+		c.tr.Feed(trace.ServerToClient, hdr)
+		c.tr.Feed(trace.ServerToClient, payload)
+	}
 	size := len(hdr) + len(payload)
 	if !c.q.empty() {
 		c.enqueue(hdr, payload, shared, size)
@@ -163,6 +168,9 @@ func (c *Conn) slowConsumer() {
 	var hb [frame.MaxHeaderSize]byte
 	n := frame.Header{Fin: true, OpCode: frame.OpClose, Length: int64(len(p))}.Encode(hb[:])
 	seg := append(append(make([]byte, 0, n+len(p)), hb[:n]...), p...)
+	if c.tr != nil {
+		c.tr.Feed(trace.ServerToClient, seg)
+	}
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
 	c.setFlag(fSentClose)
@@ -233,5 +241,8 @@ func (c *Conn) uncork() {
 	}
 	cork := l.cork
 	l.cork = l.cork[:0]
+	tr := c.tr
+	c.tr = nil                      // the corked frames were traced when they were written to the cork
 	c.writeLocked(nil, cork, false) // copies into the queue whatever does not go out
+	c.tr = tr
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/hub"
+	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -51,6 +52,12 @@ func run(args []string) error {
 	var ho hub.Options
 	fs.IntVar(&ho.History, "history", 100, "messages kept per user for ?since= resume and polling")
 	fs.StringVar(&ho.APIToken, "api-token", "", "Bearer token the publish API requires (default: loopback clients only)")
+	traceOn := fs.Bool("trace", false, "dump every connection's handshake and frames (see -trace-path, -trace-user)")
+	tracePath := fs.String("trace-path", "", "with -trace: only connections whose path starts with this")
+	traceUser := fs.String("trace-user", "", "with -trace: only this user's connections (/ws/{user}, ?user=)")
+	traceJSON := fs.Bool("trace-json", false, "with -trace: JSON lines with Wireshark's field names")
+	traceFile := fs.String("trace-file", "", "with -trace: write the dump here (default standard output)")
+	noColor := fs.Bool("no-color", false, "with -trace: no ANSI colours")
 	statePath := fs.String("state", "", "file the hub's users, sequence numbers and histories are saved to on shutdown and loaded from at start")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,6 +88,20 @@ func run(args []string) error {
 	}
 	o.Upgrade = h.Upgrade
 	o.HTTP = h.Handler()
+	if *traceOn || *tracePath != "" || *traceUser != "" {
+		w := os.Stdout
+		if *traceFile != "" {
+			f, err := os.Create(*traceFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		color := !*noColor && !*traceJSON && isTerminal(w)
+		o.Trace = trace.New(w, trace.Options{JSON: *traceJSON, Color: color})
+		o.TraceFilter = traceFilter(*tracePath, *traceUser)
+	}
 
 	srv, err := wsconn.New(o)
 	if err != nil {
@@ -121,4 +142,27 @@ func spareP(loops int) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(loops + 1)
 	}
+}
+
+// traceFilter picks the connections -trace dumps: by path prefix, by user
+// (the /ws/{user} path or ?user=), or all.
+func traceFilter(prefix, user string) func(*upgrade.Request) bool {
+	if prefix == "" && user == "" {
+		return nil
+	}
+	return func(r *upgrade.Request) bool {
+		if prefix != "" && !strings.HasPrefix(string(r.Path), prefix) {
+			return false
+		}
+		if user != "" {
+			u := hub.UserOf(r)
+			return u == user
+		}
+		return true
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
