@@ -59,6 +59,11 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), *upstream)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return serve(ctx, ln, *upstream, tr)
+}
+
+// serve relays every connection accepted on ln to upstream until ctx ends.
+func serve(ctx context.Context, ln net.Listener, upstream string, tr *trace.Tracer) error {
 	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
 	for {
@@ -77,7 +82,7 @@ func run(args []string, stdout io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			relay(tr, c, *upstream)
+			relay(tr, c, upstream)
 		}()
 	}
 }

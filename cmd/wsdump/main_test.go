@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/hub"
+	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/trace"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+// syncBuffer is a bytes.Buffer safe for the relay goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startWSD(t *testing.T) string {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := hub.New(hub.Options{Logger: logger})
+	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade, HTTP: h.Handler()})
+	require.NoError(t, err)
+	h.Attach(s)
+	require.NoError(t, s.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s.Addr().String()
+}
+
+// startDump runs the proxy in this process and returns its address and
+// the dump.
+func startDump(t *testing.T, upstream string, jsonOut bool) (string, *syncBuffer) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { serve(ctx, ln, upstream, trace.New(out, trace.Options{JSON: jsonOut})); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String(), out
+}
+
+func jsonEvents(t *testing.T, s string) []map[string]any {
+	var evs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "%s", sc.Text())
+		evs = append(evs, m)
+	}
+	return evs
+}
+
+func TestRelayAndDump(t *testing.T) {
+	addr, out := startDump(t, startWSD(t), false)
+	c, err := wstest.Dial(addr, "/echo", "")
+	require.NoError(t, err)
+	c.Send(true, frame.OpText, []byte("through the proxy"))
+	_, p, err := c.ReadMessage(2 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "through the proxy", string(p))
+	c.Write(wstest.CloseFrame(1000, "done"))
+	require.NoError(t, c.ExpectEOF(2*time.Second))
+	c.Close() // as a browser does once the server has closed
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "connection ended") }, 3*time.Second, 10*time.Millisecond)
+	dump := out.String()
+	for _, want := range []string{"opening handshake: request", "✓ matches", `text    "through the proxy"`, "close   1000 Normal Closure", "between frames"} {
+		assert.Contains(t, dump, want)
+	}
+}
+
+// A server that is not WebSocket, and one that cuts a frame: the dump says
+// what it saw, the relay carries the bytes, other connections go on.
+func TestBadUpstreams(t *testing.T) {
+	web := &http.Server{Handler: http.NotFoundHandler()}
+	wl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go web.Serve(wl)
+	defer web.Close()
+	addr, out := startDump(t, wl.Addr().String(), true)
+	_, err := wstest.Dial(addr, "/echo", "")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "404", "the client gets the upstream's answer through the relay")
+	resp, err := http.Get("http://" + addr + "/anything")
+	require.NoError(t, err, "a plain HTTP request is relayed too")
+	resp.Body.Close()
+	assert.Equal(t, 404, resp.StatusCode)
+
+	// An upstream that answers 101 and cuts its first frame.
+	cut, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer cut.Close()
+	go func() {
+		for {
+			c, err := cut.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			n, _ := c.Read(buf)
+			k := strings.Index(string(buf[:n]), "Sec-WebSocket-Key: ")
+			key := string(buf[k+19 : k+19+24])
+			c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptOf(key) + "\r\n\r\n"))
+			c.Write([]byte{0x82, 0x7E, 0x01, 0x00, 1, 2, 3}) // 256 bytes announced, 3 sent
+			c.Close()
+		}
+	}()
+	addr2, out2 := startDump(t, cut.Addr().String(), true)
+	c, err := wstest.Dial(addr2, "/x", "")
+	require.NoError(t, err)
+	c.ExpectEOF(2 * time.Second)
+	c.Close()
+	require.Eventually(t, func() bool { return strings.Contains(out2.String(), `"event":"end"`) }, 3*time.Second, 10*time.Millisecond)
+	var end map[string]any
+	for _, e := range jsonEvents(t, out2.String()) {
+		if e["event"] == "end" {
+			end = e
+		}
+	}
+	assert.Contains(t, end["s2c"], "cut mid-frame: binary frame of 256 payload bytes, 3 received")
+	evs := jsonEvents(t, out.String())
+	var codes []float64
+	for _, e := range evs {
+		if e["event"] == "response" {
+			codes = append(codes, e["http.response.code"].(float64))
+		}
+	}
+	assert.Contains(t, codes, 404.0)
+}
+
+func acceptOf(key string) string {
+	a := upgrade.Accept([]byte(key))
+	return string(a[:])
+}
+
+// TestAgainstTshark captures a session on loopback with tshark while a
+// client sends text, binary, a fragmented message, ping, pong and a close
+// with a code, and checks every frame's fields in wsdump's JSON against
+// tshark's dissection of the same bytes.
+func TestAgainstTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	require.NoError(t, err, "tshark is installed by make test")
+	addr, out := startDump(t, startWSD(t), true)
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	pcap := filepath.Join(t.TempDir(), "ws.pcap")
+	capture := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", pcap)
+	stderr, _ := capture.StderrPipe()
+	require.NoError(t, capture.Start())
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Capturing on") {
+				close(ready)
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(15 * time.Second):
+		capture.Process.Kill()
+		t.Fatal("tshark did not start capturing")
+	}
+	// tshark prints "Capturing on" a moment before packets are captured:
+	// probe until it sees ours, so that the handshake is in the capture.
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		c.Close()
+		time.Sleep(200 * time.Millisecond)
+		if st, err := os.Stat(pcap); (err == nil && st.Size() > 300) || i == 25 {
+			break
+		}
+	}
+
+	c, err := wstest.Dial(addr, "/echo", "")
+	require.NoError(t, err)
+	steps := [][]byte{
+		wstest.Masked(true, frame.OpText, []byte("hello 发送数据")),
+		wstest.Masked(true, frame.OpBinary, []byte{0, 1, 2, 0xff}),
+		wstest.Masked(true, frame.OpText, bytes.Repeat([]byte("m"), 300)),
+		wstest.Masked(false, frame.OpText, []byte("Hel")),
+		wstest.Masked(false, frame.OpContinuation, []byte("lo ")),
+		wstest.Masked(true, frame.OpContinuation, []byte("world")),
+		wstest.Masked(true, frame.OpPing, []byte("are you there")),
+		wstest.Masked(true, frame.OpPong, []byte("unsolicited")),
+		wstest.CloseFrame(4001, "bye"),
+	}
+	for _, s := range steps {
+		_, err := c.Write(s)
+		require.NoError(t, err)
+		time.Sleep(60 * time.Millisecond) // one frame per TCP segment, as tshark shows them
+	}
+	c.ExpectEOF(2 * time.Second)
+	c.Close()
+	time.Sleep(500 * time.Millisecond)
+	capture.Process.Signal(os.Interrupt)
+	capture.Wait()
+
+	fields := []string{"tcp.srcport", "websocket.fin", "websocket.rsv", "websocket.opcode", "websocket.mask", "websocket.payload_length",
+		"websocket.payload_length_ext_16", "websocket.payload_length_ext_64", "websocket.masking_key", "websocket.payload.text",
+		"websocket.payload.continue", "websocket.payload.ping", "websocket.payload.pong", "websocket.payload.close.status_code",
+		"websocket.payload.close.reason", "data.data"}
+	args := []string{"-r", pcap, "-d", "tcp.port==" + port + ",http", "-Y", "websocket", "-T", "fields", "-E", "separator=\x1f", "-E", "aggregator=\x1e"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	raw, err := exec.Command(tshark, args...).Output()
+	require.NoError(t, err)
+
+	var tsFrames [2][]map[string]string
+	for _, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+		vals := strings.Split(line, "\x1f")
+		require.Len(t, vals, len(fields), "%q", line)
+		require.NotContains(t, line, "\x1e", "one WebSocket frame per packet: %q", line)
+		m := map[string]string{}
+		for i, f := range fields[1:] {
+			if vals[i+1] != "" {
+				m[f] = vals[i+1]
+			}
+		}
+		dir := 0
+		if vals[0] == port {
+			dir = 1 // from the proxy to the client: the server's frames
+		}
+		tsFrames[dir] = append(tsFrames[dir], m)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"event":"end"`) }, 3*time.Second, 10*time.Millisecond)
+	var ours [2][]map[string]any
+	for _, e := range jsonEvents(t, out.String()) {
+		if e["event"] != "frame" {
+			continue
+		}
+		d := map[string]int{"c2s": 0, "s2c": 1}[e["dir"].(string)]
+		ours[d] = append(ours[d], e)
+	}
+	require.Len(t, tsFrames[0], len(steps), "tshark saw every client frame")
+	require.Len(t, ours[0], len(steps))
+	require.Len(t, ours[1], len(tsFrames[1]), "the server's frames: %d by wsdump, %d by tshark", len(ours[1]), len(tsFrames[1]))
+	compared := 0
+	for d := range 2 {
+		for i, ts := range tsFrames[d] {
+			for f, want := range ts {
+				got, ok := ours[d][i][f]
+				require.True(t, ok, "dir %d frame %d: wsdump has no %s (tshark: %q)", d, i, f, want)
+				assert.Equal(t, normalize(f, want), normalize(f, fmt.Sprint(got)), "dir %d frame %d field %s", d, i, f)
+				compared++
+			}
+		}
+	}
+	t.Logf("%d frames, %d fields compared with tshark", len(tsFrames[0])+len(tsFrames[1]), compared)
+	assert.Greater(t, compared, 80)
+}
+
+// normalize puts tshark's and wsdump's renderings of a field in one form.
+func normalize(field, v string) string {
+	switch field {
+	case "websocket.fin", "websocket.mask":
+		if v == "1" || strings.EqualFold(v, "true") {
+			return "true"
+		}
+		return "false"
+	case "websocket.rsv", "websocket.opcode", "websocket.payload_length", "websocket.payload_length_ext_16",
+		"websocket.payload_length_ext_64", "websocket.payload.close.status_code":
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil {
+			return "bad number " + v
+		}
+		return strconv.FormatInt(n, 10)
+	case "websocket.masking_key", "websocket.payload.continue", "websocket.payload.ping", "websocket.payload.pong", "data.data":
+		return strings.ToLower(strings.ReplaceAll(v, ":", ""))
+	}
+	return v
+}
