@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-wsload clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-wsload docs-protocol clean
 
 all: build
 
@@ -69,6 +69,11 @@ bench-hub: bench-bin
 # largest echo rate one process drives against wsd.
 bench-wsload: bench-bin
 	cd bench && ./bin/wsloadbench -bin bin -out results
+
+# The learners' walk-through: a real session through wsdump, step by step.
+docs-protocol: build
+	mkdir -p docs
+	$(BIN)/wsdump -walkthrough docs/protocol.md
 
 clean:
 	rm -rf $(BIN)

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +27,6 @@ import (
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
-
-// syncBuffer is a bytes.Buffer safe for the relay goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func startWSD(t *testing.T) string {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,10 +45,10 @@ func startWSD(t *testing.T) string {
 
 // startDump runs the proxy in this process and returns its address and
 // the dump.
-func startDump(t *testing.T, upstream string, jsonOut bool) (string, *syncBuffer) {
+func startDump(t *testing.T, upstream string, jsonOut bool) (string, *syncBuf) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	out := &syncBuffer{}
+	out := &syncBuf{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { serve(ctx, ln, upstream, trace.New(out, trace.Options{JSON: jsonOut})); close(done) }()
@@ -307,4 +288,18 @@ func normalize(field, v string) string {
 		return strings.ToLower(strings.ReplaceAll(v, ":", ""))
 	}
 	return v
+}
+
+// The walk-through generator runs a real session and documents each step.
+func TestWalkthrough(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, walkthrough(&b))
+	doc := b.String()
+	for _, want := range []string{
+		"## 1. The opening handshake", "✓ matches", "## 2. A masked text frame", `text    "Hello"`,
+		"16-bit encoding", "64-bit encoding", "first fragment of a text message", "message reassembled, 11 bytes: \"Hello world\"",
+		"## 5. Ping and pong", "close   1000 Normal Closure", "connection ended",
+	} {
+		assert.Contains(t, doc, want)
+	}
 }
