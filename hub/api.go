@@ -21,6 +21,7 @@ func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, h.authorized(fn)) }
 	api("POST /publish/{user}", h.handlePublish)
+	api("POST /publish", h.handlePublishBatch)
 	api("POST /rooms/{room}/publish", h.handleRoomPublish)
 	api("POST /broadcast", h.handleBroadcast)
 	api("GET /stats", h.handleStats)
@@ -142,6 +143,35 @@ func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, n := h.Publish(name, body, op == frame.OpBinary)
 	writeJSON(w, http.StatusOK, map[string]any{"user": name, "seq": seq, "delivered": n})
+}
+
+// handlePublishBatch publishes many text messages in one request:
+// [{"user":"u1","message":"…"}, …] — a backend notifying a list of users.
+func (h *Hub) handlePublishBatch(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	var batch []struct {
+		User    string `json:"user"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &batch); err != nil {
+		fail(w, http.StatusBadRequest, `send a JSON array of {"user":…,"message":…}: `+err.Error())
+		return
+	}
+	for i, m := range batch {
+		if !validName(m.User) || m.Message == "" {
+			fail(w, http.StatusBadRequest, "entry "+strconv.Itoa(i)+": bad user name or empty message")
+			return
+		}
+	}
+	delivered := 0
+	for _, m := range batch {
+		_, n := h.Publish(m.User, []byte(m.Message), false)
+		delivered += n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"published": len(batch), "delivered": delivered})
 }
 
 func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {

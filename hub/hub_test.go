@@ -311,3 +311,20 @@ func TestStateSurvivesRestart(t *testing.T) {
 	_, out := e2.request("POST", "/publish/admin", "x")
 	assert.Equal(t, float64(3), out["seq"], "sequence numbers continue")
 }
+
+func TestPublishBatch(t *testing.T) {
+	e := start(t, Options{}, nil)
+	a := e.dial("/ws/a")
+	msg(t, a)
+	st, out := e.request("POST", "/publish", `[{"user":"a","message":"one"},{"user":"b","message":"two"},{"user":"a","message":"three"}]`)
+	require.Equal(t, 200, st)
+	assert.Equal(t, float64(3), out["published"])
+	assert.Equal(t, float64(2), out["delivered"])
+	assert.Equal(t, "one", msg(t, a)["data"])
+	assert.Equal(t, "three", msg(t, a)["data"])
+	assert.Equal(t, uint64(1), e.hub.User("b").Seq)
+	st, _ = e.request("POST", "/publish", `{"not":"an array"}`)
+	assert.Equal(t, 400, st)
+	st, _ = e.request("POST", "/publish", `[{"user":"","message":"x"}]`)
+	assert.Equal(t, 400, st)
+}

@@ -86,6 +86,7 @@ func (c *Conn) readable() {
 		}
 		return
 	}
+	c.l.e.bytesIn.Add(int64(n))
 	data := c.l.Buf[:n]
 	if c.state == csHandshake {
 		data = c.handshake(data)
@@ -209,6 +210,7 @@ func (c *Conn) write(b []byte) {
 	if err != nil && err != poller.ErrAgain {
 		return // the read side reports the failure
 	}
+	c.l.e.bytesOut.Add(int64(max(n, 0)))
 	if n < len(b) {
 		c.out = append([]byte(nil), b[max(n, 0):]...)
 		c.l.Mod(int(c.fd), poller.In|poller.RdHup|poller.Out)
@@ -223,6 +225,7 @@ func (c *Conn) flush() {
 	if err != nil && err != poller.ErrAgain {
 		return
 	}
+	c.l.e.bytesOut.Add(int64(max(n, 0)))
 	c.out = c.out[max(n, 0):]
 	if len(c.out) == 0 {
 		c.out = nil

@@ -75,6 +75,8 @@ type Engine struct {
 	open     atomic.Int64
 	opened   atomic.Int64
 	closed   atomic.Int64 // opened connections that have ended
+	bytesIn  atomic.Int64 // bytes read from and written to the sockets
+	bytesOut atomic.Int64
 	failures [numCauses]atomic.Int64
 	closing  atomic.Bool
 
@@ -267,6 +269,29 @@ func (e *Engine) Tick(pl *poller.Loop, _ time.Time) {
 		}
 	}
 	e.sc.Tick(l, now)
+}
+
+// Bytes returns the bytes read from and written to all sockets so far
+// (TCP payload: handshakes and frames).
+func (e *Engine) Bytes() (in, out int64) { return e.bytesIn.Load(), e.bytesOut.Load() }
+
+// Segments sums TCP_INFO's segment counters over the open connections:
+// packets received and sent, as the kernel counts them.
+func (e *Engine) Segments() (in, out int64) {
+	var mu sync.Mutex
+	e.OnLoops(func(l *Loop) {
+		var si, so int64
+		for _, c := range l.conns {
+			if ti, err := poller.TCPInfo(int(c.fd)); err == nil {
+				si += int64(ti.Segs_in)
+				so += int64(ti.Segs_out)
+			}
+		}
+		mu.Lock()
+		in, out = in+si, out+so
+		mu.Unlock()
+	})
+	return in, out
 }
 
 // Stats is a snapshot of the engine's counters.

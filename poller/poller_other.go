@@ -66,3 +66,6 @@ func Dial(netip.Addr, netip.AddrPort) (int, error) { return -1, ErrUnsupported }
 func SocketError(int) error                        { return ErrUnsupported }
 func IsRefused(error) bool                         { return false }
 func IsTimeout(error) bool                         { return false }
+
+// TCPInfo is not available off Linux.
+func TCPInfo(int) (*struct{ Segs_in, Segs_out uint32 }, error) { return nil, ErrUnsupported }

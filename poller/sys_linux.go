@@ -55,3 +55,9 @@ func MaxFDs() (int, error) {
 // OutOfFDs reports whether err says the process or system ran out of file
 // descriptors.
 func OutOfFDs(err error) bool { return err == unix.EMFILE || err == unix.ENFILE }
+
+// TCPInfo returns the kernel's TCP_INFO for a connected socket: segment
+// and byte counters, RTT, retransmissions.
+func TCPInfo(fd int) (*unix.TCPInfo, error) {
+	return unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+}
