@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-wsload docs-protocol clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-wsload bench-polling docs-protocol clean
 
 all: build
 
@@ -53,7 +53,7 @@ bench:
 # Binaries for the process-level benchmarks: ours and the peers'.
 bench-bin:
 	$(GO) build -o bench/bin/ ./cmd/wsd ./cmd/wsload
-	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench
+	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
 # connection up to 19,000, echo rate and server CPU per message.
@@ -69,6 +69,11 @@ bench-hub: bench-bin
 # largest echo rate one process drives against wsd.
 bench-wsload: bench-bin
 	cd bench && ./bin/wsloadbench -bin bin -out results
+
+# WebSocket push against short and long polling on the same hub: bytes,
+# packets, latency, server CPU and RSS, for 1,000 and 10,000 clients.
+bench-polling: bench-bin
+	cd bench && ./bin/polling -bin bin -fixture polling/testdata/chromium-fetch.txt -out results $(POLLING_FLAGS)
 
 # The learners' walk-through: a real session through wsdump, step by step.
 docs-protocol: build

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The classic comparison (Lubbers & Greco, "HTML5 WebSocket: A Quantum
+// Leap in Scalability for the Web"): 871 bytes of HTTP headers per poll
+// against 2 bytes of frame header, one message per client per second.
+var classic = []struct {
+	clients      int
+	poll, socket float64 // Mbps
+}{{1000, 6.6, 0.015}, {10000, 66, 0.153}, {100000, 665, 1.526}}
+
+func report(rs []result) string {
+	var b strings.Builder
+	b.WriteString("Measured on loopback; bytes are counted at the client sockets (TCP payload, both directions), packets from TCP_INFO\n")
+	b.WriteString("(segments in and out of every client socket), TCP/IP header bytes estimated as packets × 52 (IPv4 20 + TCP 20 +\n")
+	b.WriteString("timestamp option 12; no link layer on loopback). Latency is publish time to receipt at the client.\n\n")
+	rates := map[float64]bool{}
+	var order []float64
+	for _, r := range rs {
+		if !rates[r.Rate] {
+			rates[r.Rate] = true
+			order = append(order, r.Rate)
+		}
+	}
+	for _, rate := range order {
+		fmt.Fprintf(&b, "### One notification per client every %g s\n\n", 1/rate)
+		b.WriteString("| mode | clients | up B/s | down B/s | app Mbps | Mbps with TCP/IP headers | packets/s | requests/s | empty polls | delivered / published | p50 | p99 | max | server CPU | server RSS |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rs {
+			if r.Rate != rate {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %d | %d / %d | %s | %s | %s | %.2f s | %.0f MB |\n",
+				r.Mode, r.Clients, float64(r.UpBytes)/r.Window, float64(r.DownBytes)/r.Window,
+				r.mbps(r.appBytesPerSec()), r.mbps(r.wireBytesPerSec()), float64(r.PacketsUp+r.PacketsDn)/r.Window,
+				float64(r.Requests)/r.Window, r.Empty, r.Received, r.Published, msStr(r.P50ms), msStr(r.P99ms), msStr(r.MaxMs),
+				r.ServerCPU, float64(r.ServerRSS)/1e6)
+		}
+		b.WriteString("\n")
+		for _, r := range rs {
+			if r.Rate == rate && (r.Failed > 0 || r.FailDetail != "") {
+				fmt.Fprintf(&b, "- %s, %d clients: %d connected, %d never served: %s\n", r.Mode, r.Clients, r.Connected, r.Failed, r.FailDetail)
+			}
+		}
+	}
+	b.WriteString("### Beside the classic table (one message per client per second)\n\n")
+	b.WriteString("| clients | classic polling | measured short poll 1 s (with TCP/IP) | classic WebSocket | measured WebSocket (with TCP/IP) |\n|---:|---:|---:|---:|---:|\n")
+	for _, c := range classic {
+		poll, ws := find(rs, "short-1s", c.clients, 1), find(rs, "ws", c.clients, 1)
+		fmt.Fprintf(&b, "| %d | %.3f Mbps | %s | %.3f Mbps | %s |\n", c.clients, c.poll, mbpsStr(poll), c.socket, mbpsStr(ws))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func find(rs []result, mode string, clients int, rate float64) *result {
+	for i := range rs {
+		if rs[i].Mode == mode && rs[i].Clients == clients && rs[i].Rate == rate {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+func mbpsStr(r *result) string {
+	if r == nil {
+		return "not run"
+	}
+	return fmt.Sprintf("%.3f Mbps (%.3f)", r.mbps(r.appBytesPerSec()), r.mbps(r.wireBytesPerSec()))
+}
+
+func msStr(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
+}
