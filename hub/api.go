@@ -115,29 +115,40 @@ func (h *Hub) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// opcode reads ?binary=1 and checks that text is UTF-8 (§8.1).
-func opcode(w http.ResponseWriter, r *http.Request, body []byte) (frame.Opcode, bool) {
+// readMessage reads a message body and its kind: ?binary=1, else text,
+// which must be UTF-8 (§8.1). On failure it has answered.
+func (h *Hub) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, frame.Opcode, bool) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return nil, 0, false
+	}
 	if b := r.URL.Query().Get("binary"); b == "1" || b == "true" {
-		return frame.OpBinary, true
+		return body, frame.OpBinary, true
 	}
 	if !frame.ValidUTF8(body) {
 		fail(w, http.StatusBadRequest, "text message is not UTF-8: send ?binary=1 for binary data")
-		return 0, false
+		return nil, 0, false
 	}
-	return frame.OpText, true
+	return body, frame.OpText, true
+}
+
+// pathName reads a user or room name from the path; on failure it has
+// answered 400.
+func pathName(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
+	name := r.PathValue(key)
+	if !validName(name) {
+		fail(w, http.StatusBadRequest, "bad "+key+" name "+strconv.Quote(name))
+		return "", false
+	}
+	return name, true
 }
 
 func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("user")
-	if !validName(name) {
-		fail(w, http.StatusBadRequest, "bad user name")
-		return
-	}
-	body, ok := h.readBody(w, r)
+	name, ok := pathName(w, r, "user")
 	if !ok {
 		return
 	}
-	op, ok := opcode(w, r, body)
+	body, op, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
@@ -175,16 +186,11 @@ func (h *Hub) handlePublishBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("room")
-	if !validName(name) {
-		fail(w, http.StatusBadRequest, "bad room name")
-		return
-	}
-	body, ok := h.readBody(w, r)
+	name, ok := pathName(w, r, "room")
 	if !ok {
 		return
 	}
-	op, ok := opcode(w, r, body)
+	body, op, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
@@ -192,11 +198,7 @@ func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hub) handleBroadcast(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
-	if !ok {
-		return
-	}
-	op, ok := opcode(w, r, body)
+	body, op, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
@@ -236,9 +238,8 @@ type pollAnswer struct {
 // handlePoll answers GET /poll/{user}?since=SEQ at once (short poll) or,
 // with &wait=25s, when a message arrives or the wait ends (long poll).
 func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("user")
-	if !validName(name) {
-		fail(w, http.StatusBadRequest, "bad user name")
+	name, ok := pathName(w, r, "user")
+	if !ok {
 		return
 	}
 	q := r.URL.Query()

@@ -37,27 +37,21 @@ type member struct {
 // /echo. Use it as wsconn.Options.Upgrade.
 func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	path := string(req.Path)
+	if path == "/echo" {
+		return Echo{}, nil
+	}
 	q, err := url.ParseQuery(string(req.Query))
 	if err != nil {
 		return nil, &upgrade.Error{Status: 400, Msg: "malformed query: " + err.Error()}
 	}
-	m := &member{h: h}
-	switch {
-	case path == "/echo":
-		return Echo{}, nil
-	case strings.HasPrefix(path, "/ws/chat/"):
-		m.kind = kindChat
-		m.name, err = url.PathUnescape(path[len("/ws/chat/"):])
-	case strings.HasPrefix(path, "/ws/"):
-		m.name, err = url.PathUnescape(path[len("/ws/"):])
-	case path == "/ws":
-		m.name = q.Get("user")
-	default:
+	kind, name, ok := endpoint(path, q)
+	if !ok {
 		return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + path + " (try /ws/{user}, /ws/chat/{nick}, /echo)"}
 	}
-	if err != nil || !validName(m.name) {
+	if !validName(name) {
 		return nil, &upgrade.Error{Status: 400, Msg: "bad user name in " + path + ": 1-128 bytes of UTF-8 without '/' or control characters"}
 	}
+	m := &member{h: h, kind: kind, name: name}
 	if s := q.Get("since"); s != "" {
 		if m.since, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return nil, &upgrade.Error{Status: 400, Msg: "since=" + s + " is not a sequence number"}
@@ -67,20 +61,28 @@ func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	return m, nil
 }
 
-// UserOf returns the user a request connects as (/ws/{user}, /ws?user=,
-// /ws/chat/{nick}), or "".
-func UserOf(req *upgrade.Request) string {
-	path := string(req.Path)
-	var name string
+// endpoint reads the kind of hub connection and its user from the path:
+// /ws/chat/{nick}, /ws/{user} (percent-decoded), /ws?user=.
+// A name that does not unescape comes back empty (a 400 for the caller).
+func endpoint(path string, q url.Values) (kind uint8, name string, ok bool) {
 	switch {
 	case strings.HasPrefix(path, "/ws/chat/"):
 		name, _ = url.PathUnescape(path[len("/ws/chat/"):])
+		return kindChat, name, true
 	case strings.HasPrefix(path, "/ws/"):
 		name, _ = url.PathUnescape(path[len("/ws/"):])
+		return kindUser, name, true
 	case path == "/ws":
-		q, _ := url.ParseQuery(string(req.Query))
-		name = q.Get("user")
+		return kindUser, q.Get("user"), true
 	}
+	return 0, "", false
+}
+
+// UserOf returns the user a request connects as (/ws/{user}, /ws?user=,
+// /ws/chat/{nick}), or "".
+func UserOf(req *upgrade.Request) string {
+	q, _ := url.ParseQuery(string(req.Query))
+	_, name, _ := endpoint(string(req.Path), q)
 	return name
 }
 

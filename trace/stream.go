@@ -88,9 +88,7 @@ func (s *stream) handshake(b []byte) {
 			return
 		}
 		if err != nil {
-			c.emitNotHTTP(s, err)
-			c.state = stPlain
-			s.plain += int64(len(s.head))
+			s.notHTTP(err)
 			return
 		}
 		c.key = append([]byte(nil), req.Key...)
@@ -111,9 +109,7 @@ func (s *stream) handshake(b []byte) {
 		return
 	}
 	if err != nil {
-		c.emitNotHTTP(s, err)
-		c.state = stPlain
-		s.plain += int64(len(s.head))
+		s.notHTTP(err)
 		return
 	}
 	accepted := resp.Status == 101
@@ -135,6 +131,14 @@ func (s *stream) handshake(b []byte) {
 	p := cs.pending
 	cs.pending = nil
 	cs.parseFrames(p)
+}
+
+// notHTTP reports a head that is not HTTP; the connection is then relayed
+// without parsing.
+func (s *stream) notHTTP(err error) {
+	s.c.emitNotHTTP(s, err)
+	s.c.state = stPlain
+	s.plain += int64(len(s.head))
 }
 
 // parseFrames parses frames; a malformed header stops parsing (the rest of the

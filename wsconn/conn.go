@@ -255,7 +255,7 @@ func (c *Conn) closeNow(code frame.CloseCode, reason string) {
 	c.rd.Reset()
 	c.releaseHead()
 	if c.tr != nil {
-		c.tr.End("closed by the server: " + strconv.Itoa(int(code)) + " " + reason)
+		c.tr.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
 	}
 	s.conns.Add(-1)
 	l.stats.closed.Add(1)

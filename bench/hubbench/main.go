@@ -100,21 +100,15 @@ func measure(name, addr string) (r result) {
 	}
 	per := total / *procs
 	for p := range *procs {
-		lp, err := proc.Start("wsload", filepath.Join(*binDir, "wsload"), io.Discard,
+		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute,
 			"-url", fmt.Sprintf("ws://%s/ws/p%du{i}", addr, p), "-scenario", "push", "-c", strconv.Itoa(per),
-			"-src", fmt.Sprintf("127.0.%d.1-127.0.%d.12", 40+p, 40+p), "-loops", "1", "-ready", "-json",
+			"-src", fmt.Sprintf("127.0.%d.1-127.0.%d.12", 40+p, 40+p), "-loops", "1", "-json",
 			"-duration", "30m", "-connect-timeout", "30s")
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			return
 		}
 		loads = append(loads, lp)
-		line, err := lp.WaitLine("READY", 3*time.Minute)
-		if err != nil {
-			r.Errors = append(r.Errors, err.Error())
-			return
-		}
-		n, _ := strconv.Atoi(strings.Fields(line)[1])
 		r.Receivers += int64(n)
 		if n < per {
 			r.Errors = append(r.Errors, fmt.Sprintf("process %d: %d of %d receivers connected: %s", p, n, per, line))

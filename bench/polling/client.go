@@ -205,6 +205,15 @@ func (p *pollClient) reset(err error) error {
 	return err
 }
 
+// abort makes a request in flight fail at once.
+func (p *pollClient) abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.raw != nil {
+		p.raw.SetDeadline(time.Now())
+	}
+}
+
 // segments reads the connection's TCP_INFO segment counters.
 func (p *pollClient) segments() (in, out int64) {
 	p.mu.Lock()

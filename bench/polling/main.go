@@ -39,6 +39,7 @@ var (
 	size        = flag.Int("size", 64, "notification body size")
 	fixture     = flag.String("fixture", "polling/testdata/chromium-fetch.txt", "Chromium's fetch request head")
 	outDir      = flag.String("out", "results", "where polling.md, polling.json and the SVG charts go")
+	from        = flag.String("from", "", "only render polling.md and the charts again from a saved polling.json")
 )
 
 // tcpIPHeader is the estimate of header bytes per packet: IPv4 20 + TCP 20
@@ -80,6 +81,18 @@ func (r result) mbps(bytesPerSec float64) float64 { return bytesPerSec * 8 / 1e6
 func main() {
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	if *from != "" {
+		b, err := os.ReadFile(*from)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var rs []result
+		if err := json.Unmarshal(b, &rs); err != nil {
+			log.Fatalf("%s: %v", *from, err)
+		}
+		render(rs)
+		return
+	}
 	fix, err := os.ReadFile(*fixture)
 	if err != nil {
 		log.Fatal(err)
@@ -101,9 +114,13 @@ func main() {
 	os.MkdirAll(*outDir, 0o755)
 	b, _ := json.MarshalIndent(results, "", "  ")
 	os.WriteFile(filepath.Join(*outDir, "polling.json"), b, 0o644)
-	md := report(results)
+	render(results)
+}
+
+func render(rs []result) {
+	md := report(rs)
 	os.WriteFile(filepath.Join(*outDir, "polling.md"), []byte(md), 0o644)
-	writeCharts(results, *outDir)
+	writeCharts(rs, *outDir)
 	fmt.Print(md)
 }
 

@@ -142,6 +142,9 @@ func (p *polling) connected() (ok, failed int64, detail string) {
 
 func (p *polling) stop() {
 	p.cancel()
+	for _, c := range p.clients {
+		c.abort() // a long poll in flight returns now, not when the server answers
+	}
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {

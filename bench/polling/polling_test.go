@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/wsd-dev/wsd/hub"
-	"github.com/wsd-dev/wsd/wsconn"
+	"github.com/wsd-dev/wsd/internal/testserver"
 )
 
 // The bytes this bench counts at its client sockets are the bytes tshark
@@ -26,19 +24,11 @@ import (
 func TestByteCountsMatchTshark(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	require.NoError(t, err, "tshark is installed by make test")
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Options{Logger: logger})
-	srv, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade, HTTP: h.Handler()})
+	ts, err := testserver.Start(nil)
 	require.NoError(t, err)
-	h.Attach(srv)
-	require.NoError(t, srv.Start())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}()
-	addr := srv.Addr().String()
-	port := strconv.Itoa(int(srv.Addr().Port()))
+	defer ts.Stop()
+	h, addr := ts.Hub, ts.Addr
+	port := strconv.Itoa(int(ts.Srv.Addr().Port()))
 
 	pcap := filepath.Join(t.TempDir(), "poll.pcap")
 	capture := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", pcap)

@@ -43,6 +43,8 @@ const (
 	top, bottom  = 40, 60
 	plotW, plotH = W - left - right, H - top - bottom
 	fontAttr     = `font-family="sans-serif" font-size="12"`
+	titleAttr    = `font-family="sans-serif" font-size="15"`
+	smallAttr    = `font-family="sans-serif" font-size="10"`
 )
 
 func bytesChart(rs []result, rate float64) string {
@@ -73,7 +75,7 @@ func bytesChart(rs []result, rate float64) string {
 	py := func(y float64) float64 { return top + plotH - (math.Log10(math.Max(y, 1))-ly0)/(ly1-ly0)*plotH }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`, W, H, W, H)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="22" %s font-size="15">Bytes per second on the wire (payload + TCP/IP headers), one notification per client every %g s</text>`, left, fontAttr, 1/rate)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="22" %s>Bytes/s on the wire (payload + TCP/IP), a notification per client every %g s</text>`, left, titleAttr, 1/rate)
 	for e := ly0; e <= ly1; e++ {
 		y := py(math.Pow(10, e))
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" %s text-anchor="end">%s</text>`, left, left+plotW, y, y, left-6, y+4, fontAttr, si(math.Pow(10, e))+"B/s")
@@ -82,7 +84,7 @@ func bytesChart(rs []result, rate float64) string {
 		x := px(math.Pow(10, e))
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" %s text-anchor="middle">%s</text>`, x, x, top, top+plotH, x, top+plotH+18, fontAttr, si(math.Pow(10, e)))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" %s text-anchor="middle">clients</text>`, left+plotW/2, H-15, fontAttr)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" %s text-anchor="middle">clients (log scale)</text>`, left+plotW/2, H-15, fontAttr)
 	for i, m := range modes(pts) {
 		var line []result
 		for _, r := range pts {
@@ -98,9 +100,10 @@ func bytesChart(rs []result, rate float64) string {
 			path = append(path, fmt.Sprintf("%.1f,%.1f", x, y))
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`, x, y, color)
 		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.Join(path, " "), color)
+		dash := []string{"", "8 4", "2 3", "10 3 2 3", "4 4", "1 2"}[i%6] // lines that overlap stay visible
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, strings.Join(path, " "), color, dash)
 		ly := top + 20 + i*20
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="4" fill="%s"/><text x="%d" y="%d" %s>%s</text>`, left+plotW+16, ly-4, color, left+plotW+36, ly, fontAttr, m)
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3" stroke-dasharray="%s"/><text x="%d" y="%d" %s>%s</text>`, left+plotW+12, left+plotW+34, ly-4, ly-4, color, dash, left+plotW+40, ly, fontAttr, m)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
@@ -124,7 +127,7 @@ func latencyChart(rs []result, rate float64) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`, W, H, W, H)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="22" %s font-size="15">Delivery latency, p50 (solid) and p99 (light), one notification per client every %g s</text>`, left, fontAttr, 1/rate)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="22" %s>Delivery latency p50 (solid) and p99 (light), a notification per client every %g s</text>`, left, titleAttr, 1/rate)
 	for e := ly0; e <= ly1; e++ {
 		y := py(math.Pow(10, e))
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" %s text-anchor="end">%s</text>`, left, left+plotW, y, y, left-6, y+4, fontAttr, msStr(math.Pow(10, e)))
@@ -141,8 +144,8 @@ func latencyChart(rs []result, rate float64) string {
 		y50, y99 := py(r.P50ms), py(r.P99ms)
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x+slot*0.12, y50, bw, top+plotH-y50, color)
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" fill-opacity="0.35"/>`, x+slot*0.12+bw, y99, bw, top+plotH-y99, color)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s text-anchor="middle" font-size="10">%s</text>`, x+slot/2, top+plotH+14, fontAttr, r.Mode)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s text-anchor="middle" font-size="10">%s</text>`, x+slot/2, top+plotH+28, fontAttr, si(float64(r.Clients)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s text-anchor="middle">%s</text>`, x+slot/2, top+plotH+14, smallAttr, r.Mode)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s text-anchor="middle">%s</text>`, x+slot/2, top+plotH+28, smallAttr, si(float64(r.Clients)))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()

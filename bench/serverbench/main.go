@@ -119,19 +119,13 @@ func measure(name, addr string, steps []int) (r serverResult) {
 	for i, target := range steps {
 		add := target - held
 		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", 10+i, 10+i)
-		lp, err := proc.Start("wsload", bin("wsload"), io.Discard, "-url", "ws://"+addr+"/echo", "-scenario", "hold",
-			"-c", strconv.Itoa(add), "-src", src, "-loops", "1", "-ready", "-duration", "30m", "-connect-timeout", "30s")
+		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, "-url", "ws://"+addr+"/echo", "-scenario", "hold",
+			"-c", strconv.Itoa(add), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s")
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			break
 		}
 		loads = append(loads, lp)
-		line, err := lp.WaitLine("READY", 3*time.Minute)
-		if err != nil {
-			r.Errors = append(r.Errors, err.Error())
-			break
-		}
-		n, _ := strconv.Atoi(strings.Fields(line)[1])
 		held += n
 		if n < add {
 			r.Errors = append(r.Errors, fmt.Sprintf("step %d: only %d of %d connections opened: %s", target, n, add, line))
@@ -194,22 +188,11 @@ type wsloadResult struct {
 
 func wsload(addr string, args ...string) (wsloadResult, error) {
 	var res wsloadResult
-	p, err := proc.Start("wsload", bin("wsload"), os.Stderr, append([]string{"-url", "ws://" + addr + "/echo", "-json", "-binary"}, args...)...)
-	if err != nil {
-		return res, err
+	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, append([]string{"-url", "ws://" + addr + "/echo", "-json", "-binary"}, args...)...)
+	if err == nil && (len(res.Stats.Failures) > 0 || res.Echo.Mismatched > 0) {
+		err = fmt.Errorf("wsload: failures %v, %d mismatched", res.Stats.Failures, res.Echo.Mismatched)
 	}
-	var out strings.Builder
-	for p.Out.Scan() {
-		out.WriteString(p.Out.Text())
-	}
-	p.Cmd.Wait()
-	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
-		return res, fmt.Errorf("wsload output: %v: %q", err, out.String())
-	}
-	if len(res.Stats.Failures) > 0 || res.Echo.Mismatched > 0 {
-		return res, fmt.Errorf("wsload: failures %v, %d mismatched", res.Stats.Failures, res.Echo.Mismatched)
-	}
-	return res, nil
+	return res, err
 }
 
 func median(v []float64) float64 {

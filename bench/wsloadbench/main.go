@@ -5,7 +5,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -40,19 +39,8 @@ type wsloadOut struct {
 
 func wsload(args ...string) (wsloadOut, error) {
 	var res wsloadOut
-	p, err := proc.Start("wsload", filepath.Join(*binDir, "wsload"), os.Stderr, append(args, "-json")...)
-	if err != nil {
-		return res, err
-	}
-	var b strings.Builder
-	for p.Out.Scan() {
-		b.WriteString(p.Out.Text())
-	}
-	p.Cmd.Wait()
-	if err := json.Unmarshal([]byte(b.String()), &res); err != nil {
-		return res, fmt.Errorf("wsload output %q: %w", b.String(), err)
-	}
-	return res, nil
+	err := proc.RunJSON("wsload", filepath.Join(*binDir, "wsload"), os.Stderr, &res, append(args, "-json")...)
+	return res, err
 }
 
 func main() {

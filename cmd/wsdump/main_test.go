@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,26 +20,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
-	"github.com/wsd-dev/wsd/hub"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"github.com/wsd-dev/wsd/internal/wstest"
 	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
-	"github.com/wsd-dev/wsd/wsconn"
 )
 
 func startWSD(t *testing.T) string {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Options{Logger: logger})
-	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade, HTTP: h.Handler()})
+	s, err := testserver.Start(nil)
 	require.NoError(t, err)
-	h.Attach(s)
-	require.NoError(t, s.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s.Addr().String()
+	t.Cleanup(s.Stop)
+	return s.Addr
 }
 
 // startDump runs the proxy in this process and returns its address and

@@ -5,17 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
-	"github.com/wsd-dev/wsd/hub"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"github.com/wsd-dev/wsd/internal/wstest"
 	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
-	"github.com/wsd-dev/wsd/wsconn"
 )
 
 // step is one stage of the walk-through: what the reader should look at,
@@ -76,29 +74,18 @@ TCP connection first (§7.1.1). The codes and their meanings are listed in §7.4
 // walkthrough runs a session against a built-in echo server through the
 // dump and writes it, step by step, as markdown.
 func walkthrough(w io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Options{Logger: logger})
-	srv, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade})
+	srv, err := testserver.Start(nil)
 	if err != nil {
 		return err
 	}
-	h.Attach(srv)
-	if err := srv.Start(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 3*time.Second)
-		defer c()
-		srv.Shutdown(sctx)
-	}()
+	defer func() { cancel(); srv.Stop() }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	var dump syncBuf
-	go serve(ctx, ln, srv.Addr().String(), trace.New(&dump, trace.Options{MaxShow: 48}))
+	go serve(ctx, ln, srv.Addr, trace.New(&dump, trace.Options{MaxShow: 48}))
 
 	fmt.Fprintf(w, `# The WebSocket protocol, one real session at a time
 

@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,24 +16,15 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/wsd-dev/wsd/hub"
-	"github.com/wsd-dev/wsd/wsconn"
+	"github.com/wsd-dev/wsd/internal/testserver"
 )
 
 // startWSD runs wsd's server and hub in this process.
 func startWSD(t *testing.T) string {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Options{Logger: logger})
-	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade, HTTP: h.Handler()})
+	s, err := testserver.Start(nil)
 	require.NoError(t, err)
-	h.Attach(s)
-	require.NoError(t, s.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s.Addr().String()
+	t.Cleanup(s.Stop)
+	return s.Addr
 }
 
 // startGorilla runs a gorilla/websocket echo server: wsload works against

@@ -4,6 +4,7 @@ package proc
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -128,4 +129,39 @@ func WaitPort(addr string, timeout time.Duration) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartReady starts a wsload run with -ready and waits for its READY line;
+// it returns the process (still running), how many connections opened and
+// the line itself.
+func StartReady(bin string, timeout time.Duration, args ...string) (*Process, int, string, error) {
+	p, err := Start("wsload", bin, io.Discard, append(args, "-ready")...)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	line, err := p.WaitLine("READY", timeout)
+	if err != nil {
+		p.Stop(5 * time.Second)
+		return nil, 0, "", err
+	}
+	n, _ := strconv.Atoi(strings.Fields(line)[1])
+	return p, n, line, nil
+}
+
+// RunJSON runs a command to its end and decodes what it printed as JSON
+// into out.
+func RunJSON(name, bin string, stderr io.Writer, out any, args ...string) error {
+	p, err := Start(name, bin, stderr, args...)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for p.Out.Scan() {
+		b.WriteString(p.Out.Text())
+	}
+	p.Cmd.Wait()
+	if err := json.Unmarshal([]byte(b.String()), out); err != nil {
+		return fmt.Errorf("%s printed %.300q: %w", name, b.String(), err)
+	}
+	return nil
 }
