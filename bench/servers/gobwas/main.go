@@ -45,7 +45,10 @@ func main() {
 	// serve registers an upgraded connection with netpoll; echo says whether
 	// messages go back (the /echo endpoint) or are only read (hub clients).
 	serve := func(c *conn, echo bool) {
-		desc, err := netpoll.HandleRead(c.Conn)
+		// One-shot: one message is read per event and the descriptor is
+		// resumed after it, so that a large message arriving in many
+		// segments is read by one worker, not by several at once.
+		desc, err := netpoll.HandleReadOnce(c.Conn)
 		if err != nil {
 			c.Close()
 			return
@@ -69,7 +72,9 @@ func main() {
 				}
 				if err != nil {
 					closeConn()
+					return
 				}
+				poller.Resume(desc)
 			}
 		})
 	}
