@@ -40,7 +40,16 @@ var (
 	fixture     = flag.String("fixture", "polling/testdata/chromium-fetch.txt", "Chromium's fetch request head")
 	outDir      = flag.String("out", "results", "where polling.md, polling.json and the SVG charts go")
 	from        = flag.String("from", "", "only render polling.md and the charts again from a saved polling.json")
+	procsFlag   = flag.Int("procs", 0, "client processes (0: one per 15,000 clients)")
+	worker      = flag.Bool("worker", false, "internal: run one share of the clients, driven over stdin")
+	wMode       = flag.String("worker-mode", "", "internal")
+	wAddr       = flag.String("worker-addr", "", "internal")
+	wFirst      = flag.Int("worker-first", 0, "internal")
+	wN          = flag.Int("worker-n", 0, "internal")
 )
+
+// perProc is how many clients one process holds by default.
+const perProc = 15000
 
 // tcpIPHeader is the estimate of header bytes per packet: IPv4 20 + TCP 20
 // + the timestamp option 12 that Linux sends on every segment. Link-layer
@@ -96,6 +105,10 @@ func main() {
 	fix, err := os.ReadFile(*fixture)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *worker {
+		runWorker(fix)
+		return
 	}
 	var results []result
 	port := 62401
@@ -162,10 +175,17 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 	ctx, cancel := context.WithTimeout(context.Background(), *warmup+*window+30*time.Second)
 	defer cancel()
 	var c clients
-	if mode == "ws" {
-		c, err = startWS(ctx, addr, n)
-	} else {
-		c, err = startPolling(ctx, mode, addr, n, fix)
+	procs := *procsFlag
+	if procs <= 0 {
+		procs = (n + perProc - 1) / perProc // this machine: 20,000 open files per process
+	}
+	switch {
+	case procs > 1:
+		c, err = startWorkers(mode, addr, n, procs)
+	case mode == "ws":
+		c, err = startWS(ctx, addr, 0, n)
+	default:
+		c, err = startPolling(ctx, mode, addr, 0, n, fix)
 	}
 	if err != nil {
 		r.FailDetail = err.Error()

@@ -26,7 +26,7 @@ type polling struct {
 
 // startPolling starts n polling clients; it returns once each has made its
 // first poll (or failed to).
-func startPolling(ctx context.Context, mode, addr string, n int, fix []byte) (*polling, error) {
+func startPolling(ctx context.Context, mode, addr string, first, n int, fix []byte) (*polling, error) {
 	var interval time.Duration
 	var wait string
 	switch mode {
@@ -45,9 +45,9 @@ func startPolling(ctx context.Context, mode, addr string, n int, fix []byte) (*p
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &polling{cancel: cancel, ok: make([]atomic.Bool, n)}
-	first := make(chan struct{}, n)
+	firstPoll := make(chan struct{}, n)
 	for i := range n {
-		c := &pollClient{user: fmt.Sprintf("u%d", i), id: i, measure: &p.on, hist: &p.hist}
+		c := &pollClient{user: fmt.Sprintf("u%d", first+i), id: i, measure: &p.on, hist: &p.hist}
 		p.clients = append(p.clients, c)
 		p.wg.Add(1)
 		go func() {
@@ -74,7 +74,7 @@ func startPolling(ctx context.Context, mode, addr string, n int, fix []byte) (*p
 				}
 				if !reported {
 					reported = true
-					first <- struct{}{}
+					firstPoll <- struct{}{}
 				}
 				switch {
 				case err != nil:
@@ -87,7 +87,7 @@ func startPolling(ctx context.Context, mode, addr string, n int, fix []byte) (*p
 	}
 	for range n {
 		select {
-		case <-first:
+		case <-firstPoll:
 		case <-ctx.Done():
 			return p, ctx.Err()
 		}
@@ -159,19 +159,19 @@ type websockets struct {
 	push *load.Push
 }
 
-func startWS(ctx context.Context, addr string, n int) (*websockets, error) {
+func startWS(ctx context.Context, addr string, first, n int) (*websockets, error) {
 	target, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	srcs, _ := load.ParseSources("127.0.150.1-127.0.150.16")
+	srcs, _ := load.ParseSources(fmt.Sprintf("127.0.%d.1-127.0.%d.16", 150+first/15000%50, 150+first/15000%50))
 	push := &load.Push{}
 	e, err := load.New(load.Config{Target: target, Path: "/ws/u{i}?since=0", Sources: srcs, Loops: 2, ConnectTimeout: 10 * time.Second}, push)
 	if err != nil {
 		return nil, err
 	}
 	e.Start()
-	if err := e.Dial(ctx, 0, n, 0); err != nil {
+	if err := e.Dial(ctx, first, n, 0); err != nil {
 		return nil, err
 	}
 	return &websockets{e: e, push: push}, nil
