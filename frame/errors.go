@@ -78,7 +78,6 @@ var (
 	ErrExpectedContinue   = perr(CloseProtocolError, "5.4", "new data frame inside an unfinished fragmented message")
 	ErrInvalidUTF8        = perr(CloseInvalidPayload, "8.1", "text message is not valid UTF-8")
 	ErrMessageTooBig      = perr(CloseMessageTooBig, "10.4", "message over the size limit")
-	ErrFrameTooBig        = perr(CloseMessageTooBig, "10.4", "frame over the size limit")
 
 	ErrCloseOneByte    = perr(CloseProtocolError, "5.5.1", "close payload of 1 byte")
 	ErrBadCloseCode    = perr(CloseProtocolError, "7.4", "invalid close code")

@@ -41,9 +41,6 @@ type Reader struct {
 // no fragmented message open.
 func (r *Reader) Idle() bool { return !r.inPayload && r.hlen == 0 && r.fragOp == 0 }
 
-// InMessage reports whether a fragmented data message is open.
-func (r *Reader) InMessage() bool { return r.fragOp != 0 }
-
 // Next reads from b the next chunk of the current frame, reading its header
 // first if one is due, and returns the chunk and the number of bytes of b it
 // consumed. When b ends inside a header it keeps those bytes, returns
