@@ -94,15 +94,22 @@ func (c *Conn) readable() {
 	case stHandshake:
 		c.handshake(data)
 	case stOpen:
-		if c.tr != nil {
-			c.tr.Feed(trace.ClientToServer, data) // before parsing unmasks in place
-		}
-		c.cork()
-		c.frames(data)
-		c.uncork()
+		c.input(data)
 	case stDraining:
 		// Discard: the connection is ending.
 	}
+}
+
+// input takes bytes of an open connection: traced (before parsing
+// unmasks them in place), parsed, and the replies they cause written
+// together.
+func (c *Conn) input(data []byte) {
+	if c.tr != nil {
+		c.tr.Feed(trace.ClientToServer, data)
+	}
+	c.cork()
+	c.frames(data)
+	c.uncork()
 }
 
 // frames parses frames from data and dispatches messages.
@@ -163,29 +170,37 @@ func (c *Conn) fail(err error) {
 // server closes first, §7.1.1).
 func (c *Conn) closeReceived(p []byte) {
 	code, reason, _ := frame.ParseClose(p) // validated by the reader
-	if c.flags.Load()&fSentClose == 0 {
-		var b [2]byte
-		echo := b[:0]
-		if code != frame.CloseNoStatus {
-			echo = append(echo, byte(code>>8), byte(code))
-		}
-		c.control(frame.OpClose, echo)
-		c.markSentClose()
+	var b [2]byte
+	echo := b[:0]
+	if code != frame.CloseNoStatus {
+		echo = append(echo, byte(code>>8), byte(code))
 	}
+	c.mu.Lock()
+	if c.controlLocked(frame.OpClose, echo) {
+		c.closingLocked()
+	}
+	c.mu.Unlock()
 	c.uncork()
 	c.closeNow(code, string(reason))
 }
 
 // control writes a control frame (pong, close) in order with the data.
 func (c *Conn) control(op frame.Opcode, payload []byte) {
-	var hb [frame.MaxHeaderSize]byte
-	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
-	n := h.Encode(hb[:])
 	c.mu.Lock()
-	if c.flags.Load()&(fClosed|fSentClose) == 0 {
-		c.writeLocked(hb[:n], payload, false)
-	}
+	c.controlLocked(op, payload)
 	c.mu.Unlock()
+}
+
+// controlLocked writes a control frame unless our Close went already; it
+// reports whether it did. The caller holds c.mu.
+func (c *Conn) controlLocked(op frame.Opcode, payload []byte) bool {
+	if c.flags.Load()&(fClosed|fSentClose) != 0 {
+		return false
+	}
+	var hb [frame.MaxHeaderSize]byte
+	n := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}.Encode(hb[:])
+	c.writeLocked(hb[:n], payload, false)
+	return true
 }
 
 // Close starts the closing handshake (§7.1.2): it sends a Close frame with
@@ -195,29 +210,22 @@ func (c *Conn) Close(code frame.CloseCode, reason string) {
 	c.sendClose(code, reason)
 }
 
-// sendClose queues a Close frame once; it reports whether this call sent it.
-func (c *Conn) sendClose(code frame.CloseCode, reason string) bool {
+// sendClose queues a Close frame once.
+func (c *Conn) sendClose(code frame.CloseCode, reason string) {
 	var pb [frame.MaxControlPayload]byte
 	p := frame.AppendClose(pb[:0], code, reason)
-	var hb [frame.MaxHeaderSize]byte
-	h := frame.Header{Fin: true, OpCode: frame.OpClose, Length: int64(len(p))}
-	n := h.Encode(hb[:])
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.flags.Load()&(fClosed|fSentClose) != 0 {
-		return false
+	if c.controlLocked(frame.OpClose, p) {
+		c.closingLocked()
 	}
-	c.writeLocked(hb[:n], p, false)
-	c.setFlag(fSentClose)
-	c.closingAt = c.l.s.clock()
-	return true
+	c.mu.Unlock()
 }
 
-func (c *Conn) markSentClose() {
-	c.mu.Lock()
+// closingLocked records that our Close is out: no more data, and the
+// sweep's close timeout starts. The caller holds c.mu.
+func (c *Conn) closingLocked() {
 	c.setFlag(fSentClose)
-	c.closingAt = c.l.s.clock()
-	c.mu.Unlock()
+	c.closingAt = nonzero(c.l.s.clock())
 }
 
 // setFlag and clearFlag change flags; callers hold mu, so plain

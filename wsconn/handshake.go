@@ -75,13 +75,7 @@ func (c *Conn) handshake(data []byte) {
 	c.l.stats.upgrades.Add(1)
 	h.OnOpen(c)
 	if rest := in[n:]; len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
-		// Frames sent right behind the head.
-		if c.tr != nil {
-			c.tr.Feed(trace.ClientToServer, rest)
-		}
-		c.cork()
-		c.frames(rest)
-		c.uncork()
+		c.input(rest) // frames sent right behind the head
 	}
 	c.releaseHead()
 }

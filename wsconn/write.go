@@ -173,8 +173,7 @@ func (c *Conn) slowConsumer() {
 	}
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
-	c.setFlag(fSentClose)
-	c.closingAt = c.l.s.clock()
+	c.closingLocked()
 	c.cls = &closeInfo{frame.ClosePolicyViolation, "slow consumer"}
 	c.l.stats.slowCloses.Add(1)
 }

@@ -108,6 +108,10 @@ func run(args []string) error {
 		return err
 	}
 	h.Attach(srv)
+	// Catch signals before saying we listen: a SIGTERM right after the
+	// startup line must close connections with 1001, not kill the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -116,8 +120,6 @@ func run(args []string) error {
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
 		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	got := <-sig
 	log.Info("shutting down", "signal", got.String(), "connections", srv.Conns())
 	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)

@@ -65,9 +65,9 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), *upstream)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), *upstream)
 	return serve(ctx, ln, *upstream, tr)
 }
 
