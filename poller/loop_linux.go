@@ -45,6 +45,7 @@ type Loop struct {
 	running []func()
 	woken   atomic.Bool
 	stopped atomic.Bool
+	polls   atomic.Uint64
 	done    chan struct{}
 }
 
@@ -130,8 +131,11 @@ func (l *Loop) Run() error {
 		// are ready and the Go scheduler never has to hand the thread off.
 		// Only an idle loop blocks, through the scheduler-aware call.
 		n, err := l.pollNow()
+		l.polls.Add(1)
 		if n == 0 && err == nil {
-			wait := max(int(time.Until(next)/time.Millisecond), 0)
+			// Round up: a wait truncated to 0 ms would spin through the
+			// last millisecond before every tick.
+			wait := max(int((time.Until(next)+time.Millisecond-1)/time.Millisecond), 0)
 			n, err = unix.EpollWait(l.epfd, l.events[:], wait)
 		}
 		if err != nil && err != unix.EINTR {
@@ -157,6 +161,10 @@ func (l *Loop) Run() error {
 	l.runTasks()
 	return nil
 }
+
+// Polls returns how many times the loop has asked epoll for events: a
+// measure of how busy it is, and of spinning if it grows while idle.
+func (l *Loop) Polls() uint64 { return l.polls.Load() }
 
 // pollNow is epoll_wait with a zero timeout, made as a raw syscall.
 func (l *Loop) pollNow() (int, error) {

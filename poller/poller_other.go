@@ -46,6 +46,7 @@ func (l *Loop) Post(func())                                   {}
 func (l *Loop) Stop()                                         {}
 func (l *Loop) Done() <-chan struct{}                         { return nil }
 func (l *Loop) Run() error                                    { return ErrUnsupported }
+func (l *Loop) Polls() uint64                                 { return 0 }
 func (l *Loop) Writev(int, [][]byte) (int, error)             { return 0, ErrUnsupported }
 
 func Write(int, []byte, []byte, []byte) (int, error) { return 0, ErrUnsupported }

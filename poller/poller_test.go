@@ -114,6 +114,19 @@ func TestLoopEventsTicksAndPost(t *testing.T) {
 	assert.Error(t, l.Del(int(rfd.Fd())), "not registered any more")
 }
 
+// An idle loop sleeps in epoll_wait until its next tick: it must not spin
+// (a wait rounded down to 0 ms once polled ~200,000 times a second through
+// the last millisecond of every tick).
+func TestIdleLoopSleeps(t *testing.T) {
+	l, r := newLoop(t)
+	time.Sleep(50 * time.Millisecond)
+	p0, t0 := l.Polls(), r.ticks.Load()
+	time.Sleep(300 * time.Millisecond)
+	polls, ticks := l.Polls()-p0, r.ticks.Load()-t0
+	assert.GreaterOrEqual(t, ticks, int64(10), "ticks about every 10 ms")
+	assert.LessOrEqual(t, polls, uint64(3*ticks+10), "polls per tick while idle (%d polls, %d ticks)", polls, ticks)
+}
+
 func TestDialAndSocketError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -56,6 +56,8 @@ type result struct {
 	Delivered       int64     `json:"broadcast_frames_received"`
 	CPUPerBcastMs   float64   `json:"server_cpu_ms_per_broadcast"`
 	CPUPerMillionS  float64   `json:"server_cpu_s_per_million_frames"`
+	KernelPerBcast  float64   `json:"server_kernel_cpu_ms_per_broadcast"` // of CPUPerBcastMs
+	ClientPerBcast  float64   `json:"client_cpu_ms_per_broadcast"`        // all wsload processes
 	PublishP50Ms    float64   `json:"publish_p50_ms"`
 	PublishP99Ms    float64   `json:"publish_p99_ms"`
 	PublishReceived int64     `json:"publish_received"`
@@ -131,14 +133,23 @@ func measure(name, addr string) (r result) {
 	}
 	pad := func(b []byte) []byte { return append(b, bytes.Repeat([]byte("x"), max(*size-len(b), 0))...) }
 
-	cpu0, _ := proc.CPU(pid)
+	clients := func() (d time.Duration) {
+		for _, lp := range loads {
+			c, _ := proc.CPU(lp.PID())
+			d += c
+		}
+		return d
+	}
+	u0, k0, _ := proc.Times(pid)
+	c0 := clients()
 	for k := 1; k <= *broadcasts; k++ {
 		if err := post("/broadcast", pad(load.PushStamp("B", int64(k), time.Now()))); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 		}
 		time.Sleep(*gap)
 	}
-	cpu1, _ := proc.CPU(pid)
+	u1, k1, _ := proc.Times(pid)
+	c1 := clients()
 	interval := time.Duration(float64(time.Second) / *pubRate)
 	for j := 1; j <= *publishes; j++ {
 		p := rand.IntN(*procs)
@@ -191,8 +202,10 @@ func measure(name, addr string) (r result) {
 	r.DeliveryP50Ms, r.DeliveryP99Ms = ms(bcast.Percentile(50)), ms(bcast.Percentile(99))
 	r.PublishReceived = int64(pub.Count())
 	r.PublishP50Ms, r.PublishP99Ms = ms(pub.Percentile(50)), ms(pub.Percentile(99))
-	cpu := cpu1 - cpu0
+	cpu := u1 - u0 + k1 - k0
 	r.CPUPerBcastMs = ms(cpu) / float64(*broadcasts)
+	r.KernelPerBcast = ms(k1-k0) / float64(*broadcasts)
+	r.ClientPerBcast = ms(c1-c0) / float64(*broadcasts)
 	if r.Delivered > 0 {
 		r.CPUPerMillionS = cpu.Seconds() / float64(r.Delivered) * 1e6
 	}
@@ -204,11 +217,11 @@ func measure(name, addr string) (r result) {
 
 func table(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast | server CPU per 10⁶ frames | publish-to-user p50 / p99 |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms | %.1f s | %.2f / %.2f ms |\n",
-			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms)
+		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms |\n",
+			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms)
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {

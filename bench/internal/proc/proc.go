@@ -93,9 +93,17 @@ func RSS(pid int) (int64, error) {
 
 // CPU returns user+system CPU time of the process (all threads).
 func CPU(pid int) (time.Duration, error) {
+	u, k, err := Times(pid)
+	return u + k, err
+}
+
+// Times returns the user and the kernel CPU time a process has used so
+// far. On loopback the kernel part also holds the receivers' TCP work,
+// which runs in the sender's softirq.
+func Times(pid int) (user, kernel time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// Fields after the command name, which is in parentheses and may hold spaces.
 	s := string(b)
@@ -103,10 +111,10 @@ func CPU(pid int) (time.Duration, error) {
 	ut, err1 := strconv.ParseInt(rest[11], 10, 64) // field 14
 	st, err2 := strconv.ParseInt(rest[12], 10, 64) // field 15
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %.80q", pid, s)
 	}
 	const hz = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / hz, nil
+	return time.Duration(ut) * time.Second / hz, time.Duration(st) * time.Second / hz, nil
 }
 
 // FDs returns the number of open file descriptors.
