@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-wsload bench-polling docs-protocol clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-sendfloor bench-wsload bench-polling docs-protocol clean
 
 all: build
 
@@ -53,7 +53,7 @@ bench:
 # Binaries for the process-level benchmarks: ours and the peers'.
 bench-bin:
 	$(GO) build -o bench/bin/ ./cmd/wsd ./cmd/wsload
-	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling
+	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling ./sendfloor
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
 # connection up to 19,000, echo rate and server CPU per message.
@@ -64,6 +64,11 @@ bench-server: bench-bin
 # publish-to-one-user latency under that load: wsd beside the peers.
 bench-hub: bench-bin
 	cd bench && ./bin/hubbench -bin bin -out results $(HUBBENCH_FLAGS)
+
+# The kernel's charge for one frame sent to each of 9,000 loopback
+# connections: sendto(2) per socket against io_uring batches.
+bench-sendfloor: bench-bin
+	cd bench && ./bin/sendfloor -out results
 
 # The load client itself: RSS per idle connection at 19,000, and the
 # largest echo rate one process drives against wsd.

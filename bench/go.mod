@@ -12,6 +12,7 @@ require (
 	github.com/mailru/easygo v0.0.0-20190618140210-3c14a0dc985f
 	github.com/stretchr/testify v1.12.1
 	github.com/wsd-dev/wsd v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -21,5 +22,4 @@ require (
 	github.com/lesismal/llib v1.2.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.0.0-20210513122933-cd7d49e622d5 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
