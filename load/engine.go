@@ -263,7 +263,7 @@ func (e *Engine) Tick(pl *poller.Loop, _ time.Time) {
 	// burn the CPU the measured server needs (they share the machine).
 	for i := range e.table {
 		if e.pending.Load() == 0 {
-			break
+			break // the last one connecting has opened or failed
 		}
 		c := e.table[i].Load()
 		if c == nil || c.l != l || c.state >= csOpen {
