@@ -3,8 +3,10 @@ package hub
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +182,33 @@ func TestBroadcastSameBytesToAll(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, frame.OpBinary, f.Header.OpCode)
 	eventually(t, func() bool { return e.hub.Counts().Delivered >= 100 }, "delivered not counted")
+}
+
+// A broadcast allocates per call (the encoded frame, one task per loop),
+// never per recipient: ten times the receivers, the same allocations.
+func TestBroadcastAllocsDoNotGrowWithRecipients(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	e := start(t, Options{}, nil)
+	body := []byte("same bytes for all")
+	allocs := func(n int) float64 {
+		for e.hub.Counts().Connections < int64(n) {
+			c := e.dial(fmt.Sprintf("/ws/alloc%d", e.hub.Counts().Connections))
+			msg(t, c) // the greeting; broadcasts stay unread in the socket
+		}
+		return testing.AllocsPerRun(100, func() {
+			want := e.hub.Counts().Delivered + int64(n)
+			e.hub.Broadcast(frame.OpText, body)
+			for e.hub.Counts().Delivered < want {
+				runtime.Gosched()
+			}
+		})
+	}
+	few, many := allocs(10), allocs(100)
+	t.Logf("allocations per broadcast: %.1f for 10 receivers, %.1f for 100", few, many)
+	assert.LessOrEqual(t, many, few+0.5, "allocations per broadcast: %.1f for 10 receivers, %.1f for 100", few, many)
+	assert.Less(t, many, 10.0, "allocations per broadcast")
 }
 
 // A slow consumer meets its queue cap; the others keep getting broadcasts.
