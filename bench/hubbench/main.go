@@ -2,10 +2,11 @@
 // peer servers, in one run: 19,000 receivers held by wsload processes (the
 // project's epoll client, the same for every server), broadcasts through
 // each server's POST /broadcast with a timestamp in the body, then
-// publishes to single users under that load. Per server: the time until
-// the last receiver has a broadcast, p50/p99 of all deliveries, publish
-// latency, and the server's own CPU (utime+stime from /proc) per broadcast
-// and per million delivered frames.
+// publishes to single users under that load, then publishes again while
+// broadcasts go on. Per server: the time until the last receiver has a
+// broadcast, p50/p99 of all deliveries, publish latency in both phases, the
+// server's own CPU (utime+stime from /proc, and its kernel part) per
+// broadcast and per million delivered frames, and the receivers' CPU.
 package main
 
 import (
@@ -61,7 +62,12 @@ type result struct {
 	PublishP50Ms    float64   `json:"publish_p50_ms"`
 	PublishP99Ms    float64   `json:"publish_p99_ms"`
 	PublishReceived int64     `json:"publish_received"`
-	Errors          []string  `json:"errors,omitempty"`
+	// Publishes to single users while broadcasts are under way.
+	BusyP50Ms    float64  `json:"publish_during_broadcasts_p50_ms"`
+	BusyP99Ms    float64  `json:"publish_during_broadcasts_p99_ms"`
+	BusyReceived int64    `json:"publish_during_broadcasts_received"`
+	BusySent     int64    `json:"publish_during_broadcasts_sent"`
+	Errors       []string `json:"errors,omitempty"`
 }
 
 func main() {
@@ -162,8 +168,38 @@ func measure(name, addr string) (r result) {
 	}
 	time.Sleep(time.Second)
 
+	// Publishes to single users at the same rate while broadcasts (kind X,
+	// outside the fan-out figures) go on: a notification's latency in a storm.
+	stop := make(chan struct{})
+	busyDone := make(chan int64)
+	go func() {
+		var sent int64
+		defer func() { busyDone <- sent }()
+		for j := int64(1); ; j++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(interval):
+			}
+			u := fmt.Sprintf("/publish/p%du%d", rand.IntN(*procs), rand.IntN(per))
+			if err := post(u, pad(load.PushStamp("M", j, time.Now()))); err != nil {
+				return
+			}
+			sent++
+		}
+	}()
+	for k := 1; k <= max(*broadcasts/2, 1); k++ {
+		if err := post("/broadcast", pad(load.PushStamp("X", int64(k), time.Now()))); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+		}
+		time.Sleep(*gap)
+	}
+	close(stop)
+	r.BusySent = <-busyDone
+	time.Sleep(time.Second)
+
 	// Stop the receivers; each prints what it measured.
-	var bcast, pub load.Histogram
+	var bcast, pub, busy load.Histogram
 	last := map[int64]int64{}
 	for _, lp := range loads {
 		lp.Cmd.Process.Signal(os.Interrupt)
@@ -187,6 +223,9 @@ func measure(name, addr string) (r result) {
 		if d, ok := res.Push.Kinds["U"]; ok {
 			pub.Import(d)
 		}
+		if d, ok := res.Push.Kinds["M"]; ok {
+			busy.Import(d)
+		}
 		for id, ns := range res.Push.LastByID {
 			last[id] = max(last[id], ns)
 		}
@@ -202,6 +241,11 @@ func measure(name, addr string) (r result) {
 	r.DeliveryP50Ms, r.DeliveryP99Ms = ms(bcast.Percentile(50)), ms(bcast.Percentile(99))
 	r.PublishReceived = int64(pub.Count())
 	r.PublishP50Ms, r.PublishP99Ms = ms(pub.Percentile(50)), ms(pub.Percentile(99))
+	r.BusyReceived = int64(busy.Count())
+	r.BusyP50Ms, r.BusyP99Ms = ms(busy.Percentile(50)), ms(busy.Percentile(99))
+	if r.BusyReceived != r.BusySent {
+		r.Errors = append(r.Errors, fmt.Sprintf("%d of %d publishes during broadcasts received", r.BusyReceived, r.BusySent))
+	}
 	cpu := u1 - u0 + k1 - k0
 	r.CPUPerBcastMs = ms(cpu) / float64(*broadcasts)
 	r.KernelPerBcast = ms(k1-k0) / float64(*broadcasts)
@@ -217,11 +261,11 @@ func measure(name, addr string) (r result) {
 
 func table(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 | the same during broadcasts |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms |\n",
-			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms)
+		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms | %.2f / %.2f ms |\n",
+			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms, r.BusyP50Ms, r.BusyP99Ms)
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {
