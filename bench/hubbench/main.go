@@ -2,8 +2,9 @@
 // peer servers, in one run: 19,000 receivers held by wsload processes (the
 // project's epoll client, the same for every server), broadcasts through
 // each server's POST /broadcast with a timestamp in the body, then
-// publishes to single users under that load, then publishes again while
-// broadcasts go on. Per server: the time until the last receiver has a
+// publishes to single users under that load (users held by a third, small
+// wsload process, so that the receiver is not what delays them), then
+// publishes again while broadcasts go on. Per server: the time until the last receiver has a
 // broadcast, p50/p99 of all deliveries, publish latency in both phases, the
 // server's own CPU (utime+stime from /proc, and its kernel part) per
 // broadcast and per million delivered frames, and the receivers' CPU.
@@ -39,6 +40,7 @@ var (
 	publishes  = flag.Int("publishes", 300, "publishes to single users")
 	pubRate    = flag.Float64("publish-rate", 100, "publishes per second")
 	size       = flag.Int("size", 64, "message size")
+	probes     = flag.Int("probes", 100, "of the receivers, users in a separate wsload process that publishes go to: a receiver the broadcast does not saturate, so that publish latency is the server's")
 	outDir     = flag.String("out", "results", "where hub.md and hub.json go")
 )
 
@@ -106,20 +108,23 @@ func measure(name, addr string) (r result) {
 		total = c
 		r.Errors = append(r.Errors, fmt.Sprintf("measured with %d receivers: two fds per connection", c))
 	}
-	per := total / *procs
-	for p := range *procs {
+	per := (total - *probes) / *procs
+	for p := range *procs + 1 {
+		path, c, src := fmt.Sprintf("/ws/p%du{i}", p), per, fmt.Sprintf("127.0.%d.1-127.0.%d.12", 40+p, 40+p)
+		if p == *procs {
+			path, c, src = "/ws/q{i}", *probes, "127.0.39.1-127.0.39.2"
+		}
 		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute,
-			"-url", fmt.Sprintf("ws://%s/ws/p%du{i}", addr, p), "-scenario", "push", "-c", strconv.Itoa(per),
-			"-src", fmt.Sprintf("127.0.%d.1-127.0.%d.12", 40+p, 40+p), "-loops", "1", "-json",
-			"-duration", "30m", "-connect-timeout", "30s")
+			"-url", "ws://"+addr+path, "-scenario", "push", "-c", strconv.Itoa(c),
+			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s")
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			return
 		}
 		loads = append(loads, lp)
 		r.Receivers += int64(n)
-		if n < per {
-			r.Errors = append(r.Errors, fmt.Sprintf("process %d: %d of %d receivers connected: %s", p, n, per, line))
+		if n < c {
+			r.Errors = append(r.Errors, fmt.Sprintf("process %d: %d of %d receivers connected: %s", p, n, c, line))
 		}
 	}
 	time.Sleep(2 * time.Second)
@@ -158,8 +163,7 @@ func measure(name, addr string) (r result) {
 	c1 := clients()
 	interval := time.Duration(float64(time.Second) / *pubRate)
 	for j := 1; j <= *publishes; j++ {
-		p := rand.IntN(*procs)
-		u := fmt.Sprintf("/publish/p%du%d", p, rand.IntN(per))
+		u := fmt.Sprintf("/publish/q%d", rand.IntN(*probes))
 		if err := post(u, pad(load.PushStamp("U", int64(j), time.Now()))); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			break
@@ -181,7 +185,7 @@ func measure(name, addr string) (r result) {
 				return
 			case <-time.After(interval):
 			}
-			u := fmt.Sprintf("/publish/p%du%d", rand.IntN(*procs), rand.IntN(per))
+			u := fmt.Sprintf("/publish/q%d", rand.IntN(*probes))
 			if err := post(u, pad(load.PushStamp("M", j, time.Now()))); err != nil {
 				return
 			}
