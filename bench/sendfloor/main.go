@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"log"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -62,6 +64,7 @@ func main() {
 	}
 	methods := []*method{
 		{name: "sendto(2) per socket", send: sendtoAll},
+		{name: "sendto(2) per socket, two threads at once", send: func(f []int, b []byte) (int, error) { return inParallel(2, f, b, sendtoAll) }},
 		{name: "io_uring SEND, 1,024 per enter", send: func(f []int, b []byte) (int, error) { return ring.sendAll(f, b, false) }},
 		{name: "io_uring SEND, registered files", send: func(f []int, b []byte) (int, error) { return fixed.sendAll(f, b, true) }},
 	}
@@ -119,6 +122,27 @@ func sendtoAll(fds []int, buf []byte) (short int, err error) {
 		}
 	}
 	return short, nil
+}
+
+// inParallel splits fds between k threads that send at the same time, as
+// a server's loops do.
+func inParallel(k int, fds []int, buf []byte, send func([]int, []byte) (int, error)) (short int, err error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range k {
+		part := fds[i*len(fds)/k : (i+1)*len(fds)/k]
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			n, e := send(part, buf)
+			mu.Lock()
+			short += n
+			err = cmp.Or(err, e)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return short, err
 }
 
 // connect makes n loopback connections and returns the server-side and
