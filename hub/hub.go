@@ -46,11 +46,6 @@ type Hub struct {
 	orders      atomic.Int64
 }
 
-type loopMembers struct {
-	list []*member
-	_    [40]byte // keep the loops' lists on separate cache lines
-}
-
 // user is everything known about one user id.
 type user struct {
 	name    string
@@ -104,6 +99,11 @@ func New(opt Options) *Hub {
 func (h *Hub) Attach(s *wsconn.Server) {
 	h.srv = s
 	h.loops = make([]loopMembers, s.NumLoops())
+	for i := range h.loops {
+		lm := &h.loops[i]
+		lm.h, lm.id = h, i
+		lm.step = lm.broadcastStep // one func value for the loop's life: re-posting it allocates nothing
+	}
 }
 
 // lookup returns the user, creating it if asked.
@@ -243,24 +243,6 @@ func (u *user) since(seq uint64) []*entry {
 		}
 	}
 	return out
-}
-
-// Broadcast sends body to every hub connection. The frame is encoded once;
-// each loop writes it to its own connections, in parallel, and the call
-// returns at once. It returns the number of connections at the time.
-func (h *Hub) Broadcast(op frame.Opcode, body []byte) int {
-	p := wsconn.Prepare(op, body)
-	for i := range h.loops {
-		h.srv.Post(i, func() {
-			list := h.loops[i].list
-			for _, m := range list {
-				m.c.SendPrepared(p)
-			}
-			h.delivered.Add(int64(len(list)))
-		})
-	}
-	h.broadcasts.Add(1)
-	return int(h.online.Load())
 }
 
 // SendRoom sends body to every member of a room and returns how many.

@@ -103,9 +103,7 @@ func validName(s string) bool {
 func (m *member) OnOpen(c *wsconn.Conn) {
 	h := m.h
 	m.c = c
-	lm := &h.loops[c.Loop()]
-	m.slot = int32(len(lm.list))
-	lm.list = append(lm.list, m)
+	h.loops[c.Loop()].add(m)
 	h.online.Add(1)
 	switch m.kind {
 	case kindUser:
@@ -239,12 +237,7 @@ func (h *Hub) markRead(u *user) {
 // OnClose unregisters the connection at once.
 func (m *member) OnClose(c *wsconn.Conn, code frame.CloseCode, reason string) {
 	h := m.h
-	lm := &h.loops[c.Loop()]
-	last := lm.list[len(lm.list)-1]
-	lm.list[m.slot] = last
-	last.slot = m.slot
-	lm.list[len(lm.list)-1] = nil
-	lm.list = lm.list[:len(lm.list)-1]
+	h.loops[c.Loop()].remove(m)
 	h.online.Add(-1)
 	for len(m.rooms) > 0 {
 		r := m.rooms[0]

@@ -65,11 +65,15 @@ type result struct {
 	PublishP99Ms    float64   `json:"publish_p99_ms"`
 	PublishReceived int64     `json:"publish_received"`
 	// Publishes to single users while broadcasts are under way.
-	BusyP50Ms    float64  `json:"publish_during_broadcasts_p50_ms"`
-	BusyP99Ms    float64  `json:"publish_during_broadcasts_p99_ms"`
-	BusyReceived int64    `json:"publish_during_broadcasts_received"`
-	BusySent     int64    `json:"publish_during_broadcasts_sent"`
-	Errors       []string `json:"errors,omitempty"`
+	BusyP50Ms    float64 `json:"publish_during_broadcasts_p50_ms"`
+	BusyP99Ms    float64 `json:"publish_during_broadcasts_p99_ms"`
+	BusyReceived int64   `json:"publish_during_broadcasts_received"`
+	BusySent     int64   `json:"publish_during_broadcasts_sent"`
+	// Echo round trips of 20 other connections on /echo, quiet and while
+	// broadcasts go on: does a fan-out hold up the server's other traffic?
+	EchoQuietP99Ms float64  `json:"echo_quiet_p99_ms"`
+	EchoBusyP99Ms  float64  `json:"echo_during_broadcasts_p99_ms"`
+	Errors         []string `json:"errors,omitempty"`
 }
 
 func main() {
@@ -129,6 +133,30 @@ func measure(name, addr string) (r result) {
 	}
 	time.Sleep(2 * time.Second)
 	pid := srv.PID()
+	echo := func(d time.Duration) (p99 float64, err error) {
+		var res struct {
+			Echo *struct {
+				Sent, Received int64
+				Latency        struct {
+					P99 float64 `json:"p99"`
+				} `json:"latency_ms"`
+			} `json:"echo"`
+		}
+		err = proc.RunJSON("wsload echo", filepath.Join(*binDir, "wsload"), io.Discard, &res,
+			"-url", "ws://"+addr+"/echo", "-scenario", "echo", "-c", "20", "-msg-rate", "50", "-size", "64",
+			"-duration", d.String(), "-loops", "1", "-src", "127.0.38.1-127.0.38.2", "-json")
+		if err == nil && (res.Echo == nil || res.Echo.Received == 0 || res.Echo.Received < res.Echo.Sent*99/100) {
+			err = fmt.Errorf("echo during the hub benchmark: %+v", res.Echo)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return res.Echo.Latency.P99, nil
+	}
+	var err2 error
+	if r.EchoQuietP99Ms, err2 = echo(4 * time.Second); err2 != nil {
+		r.Errors = append(r.Errors, err2.Error())
+	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	post := func(path string, body []byte) error {
 		resp, err := client.Post("http://"+addr+path, "text/plain", bytes.NewReader(body))
@@ -192,7 +220,14 @@ func measure(name, addr string) (r result) {
 			sent++
 		}
 	}()
-	for k := 1; k <= max(*broadcasts/2, 1); k++ {
+	busyBroadcasts := max(*broadcasts/2, 1)
+	echoDone := make(chan error, 1)
+	go func() {
+		var err error
+		r.EchoBusyP99Ms, err = echo(time.Duration(busyBroadcasts) * *gap)
+		echoDone <- err
+	}()
+	for k := 1; k <= busyBroadcasts; k++ {
 		if err := post("/broadcast", pad(load.PushStamp("X", int64(k), time.Now()))); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 		}
@@ -200,6 +235,9 @@ func measure(name, addr string) (r result) {
 	}
 	close(stop)
 	r.BusySent = <-busyDone
+	if err := <-echoDone; err != nil {
+		r.Errors = append(r.Errors, err.Error())
+	}
 	time.Sleep(time.Second)
 
 	// Stop the receivers; each prints what it measured.
@@ -265,11 +303,11 @@ func measure(name, addr string) (r result) {
 
 func table(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 | the same during broadcasts |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 | the same during broadcasts | echo p99 quiet / during broadcasts |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms | %.2f / %.2f ms |\n",
-			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms, r.BusyP50Ms, r.BusyP99Ms)
+		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms | %.2f / %.2f ms | %.2f / %.2f ms |\n",
+			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms, r.BusyP50Ms, r.BusyP99Ms, r.EchoQuietP99Ms, r.EchoBusyP99Ms)
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {
