@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +42,55 @@ func TestPingAndPingTimeout(t *testing.T) {
 	eventually(t, time.Second, func() bool { return s.Stats().PingTimeouts == 1 }, "ping timeout not counted")
 	assert.Equal(t, []frame.CloseCode{frame.CloseAbnormal}, rec.list())
 	assert.Equal(t, 1, s.Conns(), "the answering client is still connected")
+}
+
+// Connections that went idle together are not all pinged in one sweep:
+// their pings spread over up to half an interval.
+func TestPingsSpreadOverSweeps(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	// A 40 ms close timeout makes the sweep run every 10 ms.
+	s, _ := startEcho(t, func(o *Options) { o.PingInterval = interval; o.CloseTimeout = 40 * time.Millisecond })
+	var clients []*wstest.Client
+	for range 200 {
+		c, err := wstest.Dial(s.Addr().String(), "/echo", "")
+		require.NoError(t, err)
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	// All go quiet at the same moment: one message each, echoed.
+	for _, c := range clients {
+		c.Write(wstest.Masked(true, frame.OpText, []byte("hi")))
+	}
+	arrivals := make(chan time.Duration, len(clients))
+	start := time.Now()
+	for _, c := range clients {
+		go func() {
+			for {
+				f, err := c.ReadFrame(3 * time.Second)
+				if err != nil {
+					arrivals <- -1
+					return
+				}
+				if f.Header.OpCode == frame.OpPing {
+					arrivals <- time.Since(start)
+					return
+				}
+			}
+		}()
+	}
+	var at []time.Duration
+	for range clients {
+		d := <-arrivals
+		require.GreaterOrEqual(t, d, time.Duration(0), "a client got no ping")
+		at = append(at, d)
+	}
+	slices.Sort(at)
+	most := 0 // the most pings within any 20 ms
+	for i := range at {
+		j, _ := slices.BinarySearch(at, at[i]+20*time.Millisecond)
+		most = max(most, j-i)
+	}
+	assert.LessOrEqual(t, most, len(clients)*2/5, "pings within 20 ms of each other, of %d (spread over %v)", len(clients), at[len(at)-1]-at[0])
 }
 
 // A server-initiated Close waits for the client's Close; a client that

@@ -47,7 +47,7 @@ type Options struct {
 	ReadBuffer       int   // per-loop read buffer [64 KiB]
 
 	HandshakeTimeout time.Duration // from accept to a complete request head [5s]
-	PingInterval     time.Duration // idle time before a ping; no traffic for 2 more intervals closes [30s]
+	PingInterval     time.Duration // idle time before a ping (up to 1.5× it, spread by fd); no traffic for 2 more intervals closes [30s]
 	CloseTimeout     time.Duration // wait for the peer's Close after ours [5s]
 
 	Origins   []string // allowed Origin values; empty or "*" allows any (→ 403)

@@ -210,7 +210,7 @@ func (s *Server) Tick(pl *poller.Loop, _ time.Time) {
 			case c.pingAt != 0 && now-c.pingAt >= 2*ping:
 				l.stats.pingTimeouts.Add(1)
 				c.closeNow(frame.CloseAbnormal, "ping timeout")
-			case c.pingAt == 0 && now-c.lastRead >= ping:
+			case c.pingAt == 0 && now-c.lastRead >= ping+pingSpread(c.fd, ping):
 				c.control(frame.OpPing, nil)
 				c.pingAt = nonzero(now)
 			}
@@ -219,6 +219,15 @@ func (s *Server) Tick(pl *poller.Loop, _ time.Time) {
 }
 
 func ms(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
+
+// pingSpread delays a connection's ping by up to half the interval, by its
+// fd: connections that went quiet together (opened in one burst, or all
+// reconnected after a restart) are pinged over several sweeps instead of
+// all in one, which would hold the loop for thousands of sends and their
+// pongs.
+func pingSpread(fd int32, ping uint32) uint32 {
+	return uint32(uint64(ping/2) * uint64(fd%64) / 64)
+}
 
 // Shutdown stops accepting, closes every connection with 1001 and waits
 // for them to finish the close handshake until ctx ends; then it cuts the

@@ -46,7 +46,7 @@ func run(args []string) error {
 	fs.IntVar(&o.QueueCap, "queue-cap", 4<<20, "bytes queued per connection before it is a slow consumer")
 	fs.BoolVar(&o.DropOldest, "drop-oldest", false, "at the queue cap drop the oldest queued messages instead of closing with 1008")
 	fs.DurationVar(&o.HandshakeTimeout, "handshake-timeout", 5*time.Second, "time from accept to a complete request head")
-	fs.DurationVar(&o.PingInterval, "ping-interval", 30*time.Second, "idle time before a ping; two more silent intervals close")
+	fs.DurationVar(&o.PingInterval, "ping-interval", 30*time.Second, "idle time before a ping (spread over up to 1.5x it); two more silent intervals close")
 	fs.DurationVar(&o.CloseTimeout, "close-timeout", 5*time.Second, "wait for the peer's close frame after ours")
 	fs.StringVar(&origins, "origins", "*", "allowed Origin values, comma-separated (* = any; others get 403)")
 	var ho hub.Options
