@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,23 +225,25 @@ func TestBroadcastSlowConsumer(t *testing.T) {
 	msg(t, fast)
 	big := bytes.Repeat([]byte("b"), 16<<10)
 	got := make(chan int)
+	var read atomic.Int64
 	go func() {
-		n := 0
 		for {
 			_, _, err := fast.ReadMessage(2 * time.Second)
 			if err != nil {
-				got <- n
+				got <- int(read.Load())
 				return
 			}
-			n++
+			read.Add(1)
 		}
 	}()
 	const n = 1500 // 24 MB: past the slow client's socket buffers (autotuned to several MB) and its 1 MiB queue
 	for i := range n {
-		e.hub.Broadcast(frame.OpText, big)
-		if i%8 == 7 {
-			time.Sleep(time.Millisecond) // a steady stream, not one burst
+		// A stream the fast client keeps up with however slow this machine
+		// is: at most 32 messages (512 KiB) ahead of it.
+		for deadline := time.Now().Add(5 * time.Second); read.Load() < int64(i-32) && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
 		}
+		e.hub.Broadcast(frame.OpText, big)
 	}
 	assert.Equal(t, n, <-got, "the fast client got every broadcast")
 	eventually(t, func() bool { return e.srv.Stats().SlowConsumerClose == 1 }, "slow consumer not closed")
