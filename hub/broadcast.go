@@ -20,7 +20,7 @@ type loopMembers struct {
 	h     *Hub
 	id    int
 	step  func()
-	_     [40]byte // keep the loops' lists on separate cache lines
+	_     [64]byte // keep the loops' fields on separate cache lines
 }
 
 // Broadcast sends body to every hub connection. The frame is encoded once;
