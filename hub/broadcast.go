@@ -15,8 +15,10 @@ const broadcastChunk = 256
 // Everything in it is touched only on that loop's goroutine.
 type loopMembers struct {
 	list  []*member
-	queue []*wsconn.Prepared // broadcasts waiting; the first is being written
-	pos   int                // list[:pos] has queue[0] already
+	queue []*wsconn.Prepared // broadcasts waiting; queue[head] is being written
+	head  int
+	pos   int // list[:pos] has queue[head] already
+	chunk int // broadcastChunk; tests make it small
 	h     *Hub
 	id    int
 	step  func()
@@ -33,7 +35,7 @@ func (h *Hub) Broadcast(op frame.Opcode, body []byte) int {
 		lm := &h.loops[i]
 		h.srv.Post(i, func() {
 			lm.queue = append(lm.queue, p)
-			if len(lm.queue) == 1 {
+			if len(lm.queue)-lm.head == 1 { // nothing was in progress
 				lm.broadcastStep()
 			}
 		})
@@ -45,23 +47,31 @@ func (h *Hub) Broadcast(op frame.Opcode, body []byte) int {
 // broadcastStep writes the current broadcast to the next chunk of
 // connections, then posts itself again while any broadcast is left.
 func (lm *loopMembers) broadcastStep() {
-	if len(lm.queue) == 0 {
+	if lm.head == len(lm.queue) {
 		return
 	}
-	p := lm.queue[0]
-	end := min(lm.pos+broadcastChunk, len(lm.list))
+	p := lm.queue[lm.head]
+	end := min(lm.pos+lm.chunk, len(lm.list))
 	for _, m := range lm.list[lm.pos:end] {
 		m.c.SendPrepared(p)
 	}
 	lm.h.delivered.Add(int64(end - lm.pos))
 	lm.pos = end
 	if lm.pos == len(lm.list) {
-		lm.queue[0] = nil
-		lm.queue = lm.queue[1:]
+		lm.queue[lm.head] = nil // the frame may go
+		lm.head++
 		lm.pos = 0
-		if len(lm.queue) == 0 {
-			lm.queue = nil // let the spent backing array go
+		if lm.head == len(lm.queue) {
+			// Done: the next broadcast reuses the array, allocating nothing.
+			lm.queue, lm.head = lm.queue[:0], 0
 			return
+		}
+		if lm.head >= 64 && lm.head*2 >= len(lm.queue) {
+			// Broadcasts keep coming: slide the waiting ones down rather
+			// than let the spent slots grow the array.
+			n := copy(lm.queue, lm.queue[lm.head:])
+			clear(lm.queue[n:])
+			lm.queue, lm.head = lm.queue[:n], 0
 		}
 	}
 	lm.h.srv.Post(lm.id, lm.step)

@@ -2,9 +2,13 @@ package hub
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/wstest"
 )
 
 // Members join and leave between the chunks of a broadcast: whoever had
@@ -40,6 +44,39 @@ func TestRemoveKeepsBroadcastOrder(t *testing.T) {
 				require.True(t, ok, "round %d op %d: a removed member is still listed", round, op)
 				require.Equal(t, sent, i < lm.pos, "round %d op %d: member at %d, cursor %d", round, op, i, lm.pos)
 			}
+		}
+	}
+}
+
+// Broadcasts posted faster than the loops write them queue up and go out
+// whole and in order. One connection per chunk makes every broadcast take
+// several steps, so that hundreds wait at once.
+func TestBroadcastBurstInOrder(t *testing.T) {
+	e := start(t, Options{}, nil)
+	for i := range e.hub.loops {
+		e.hub.loops[i].chunk = 1 // before any broadcast: the loops read it after a Post
+	}
+	var cs []*wstest.Client
+	for i := range 3 {
+		c := e.dial("/ws/burst" + strconv.Itoa(i))
+		msg(t, c)
+		cs = append(cs, c)
+	}
+	// Hold the loops so that all of them wait in the queues at once.
+	release := make(chan struct{})
+	for i := range e.srv.NumLoops() {
+		e.srv.Post(i, func() { <-release })
+	}
+	const n = 500
+	for i := range n {
+		e.hub.Broadcast(frame.OpText, []byte(strconv.Itoa(i)))
+	}
+	close(release)
+	for _, c := range cs {
+		for i := range n {
+			_, p, err := c.ReadMessage(3 * time.Second)
+			require.NoError(t, err)
+			require.Equal(t, strconv.Itoa(i), string(p))
 		}
 	}
 }

@@ -101,7 +101,7 @@ func (h *Hub) Attach(s *wsconn.Server) {
 	h.loops = make([]loopMembers, s.NumLoops())
 	for i := range h.loops {
 		lm := &h.loops[i]
-		lm.h, lm.id = h, i
+		lm.h, lm.id, lm.chunk = h, i, broadcastChunk
 		lm.step = lm.broadcastStep // one func value for the loop's life: re-posting it allocates nothing
 	}
 }

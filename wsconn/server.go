@@ -149,8 +149,8 @@ func (s *Server) accept(l *loop) {
 			return
 		}
 		if (s.opt.MaxConns > 0 && s.conns.Load() >= int64(s.opt.MaxConns)) || fd >= len(s.table) || s.shutting.Load() {
+			l.stats.refused.Add(1) // counted before the client can see the close
 			poller.Close(fd)
-			l.stats.refused.Add(1)
 			continue
 		}
 		poller.SetNoDelay(fd)
