@@ -1,6 +1,9 @@
 package frame
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // CloseCode is the status code of a Close frame (RFC 6455 §7.4).
 type CloseCode uint16
@@ -103,7 +106,7 @@ func ParseClose(p []byte) (CloseCode, []byte, error) {
 		return c, nil, ErrBadCloseCode.with("code " + strconv.Itoa(int(c)))
 	}
 	reason := p[2:]
-	if !ValidUTF8(reason) {
+	if !utf8.Valid(reason) {
 		return c, nil, ErrCloseReasonUTF8
 	}
 	return c, reason, nil

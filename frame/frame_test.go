@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -250,7 +251,7 @@ func TestUTF8StateMatchesStdlib(t *testing.T) {
 			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
 		}
 		s := []byte(sb.String())
-		want := ValidUTF8(s)
+		want := utf8.Valid(s)
 		// Fed whole and split at every position.
 		st, bad := UTF8State(0).Feed(s)
 		assert.Equal(t, want, bad < 0 && st.Complete(), "%q", s)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzMessageReader feeds arbitrary bytes in arbitrary chunking: no panic,
@@ -109,7 +110,7 @@ func FuzzUTF8(f *testing.F) {
 			s, bad = s.Feed(b[c:])
 			ok = bad < 0 && s.Complete()
 		}
-		if ok != ValidUTF8(b) {
+		if ok != utf8.Valid(b) {
 			t.Fatalf("%q cut %d: incremental %v, stdlib %v", b, c, ok, !ok)
 		}
 	})

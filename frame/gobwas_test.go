@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/stretchr/testify/assert"
@@ -81,7 +82,7 @@ func TestDifferentialFramesGobwas(t *testing.T) {
 				if h.OpCode == OpText && err != nil {
 					// random bytes are rarely UTF-8: both must agree it is not
 					require.ErrorIs(t, err, ErrInvalidUTF8)
-					require.False(t, ValidUTF8(payload))
+					require.False(t, utf8.Valid(payload))
 					in = nil
 					break
 				}
@@ -90,7 +91,7 @@ func TestDifferentialFramesGobwas(t *testing.T) {
 				got = append(got, c.Payload...)
 			}
 		}
-		if h.OpCode != OpText || ValidUTF8(payload) {
+		if h.OpCode != OpText || utf8.Valid(payload) {
 			assert.Equal(t, h, gotH)
 			assert.Equal(t, string(payload), string(got))
 		}

@@ -36,12 +36,18 @@ type Limits struct {
 type MessageReader struct {
 	Reader
 	Limits *Limits
+	asm    *assembly // set once a message or control frame spans inputs
+}
 
-	buf     []byte  // the data message being assembled
-	ctl     *[]byte // a control frame split over inputs (rare: kept out of line)
-	op      Opcode  // opcode of the message in buf
-	lent    bool    // buf or ctl holds a message already returned
-	ctlLent bool
+// assembly holds what a message split over inputs needs. It is kept out of
+// line: most connections never need it, and a server holds a MessageReader
+// per connection.
+type assembly struct {
+	buf     []byte // the data message being assembled
+	ctl     []byte // a control frame split over inputs (rare)
+	op      Opcode // opcode of the message in buf
+	lent    bool   // buf holds a message already returned
+	ctlLent bool   // ctl holds a control frame already returned
 }
 
 var noLimits Limits
@@ -52,10 +58,7 @@ var noLimits Limits
 // *ProtocolError to close the connection with.
 func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 	m.Release()
-	lim := m.Limits
-	if lim == nil {
-		lim = &noLimits
-	}
+	lim := m.limits()
 	for n < len(b) {
 		c, k, err := m.Reader.Next(b[n:])
 		n += k
@@ -67,41 +70,55 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 			if c.First && c.Last {
 				return m.control(h.OpCode, c.Payload, n)
 			}
+			a := m.assembly()
 			if c.First {
-				b := m.get(lim, MaxControlPayload)
-				if b == nil {
+				if a.ctl = m.get(lim, MaxControlPayload); a.ctl == nil {
 					return msg, n, ErrMessageTooBig.with("no memory left for messages")
 				}
-				m.ctl = &b
 			}
-			*m.ctl = append(*m.ctl, c.Payload...)
+			a.ctl = append(a.ctl, c.Payload...)
 			if c.Last {
-				m.ctlLent = true
-				return m.control(h.OpCode, *m.ctl, n)
+				a.ctlLent = true
+				return m.control(h.OpCode, a.ctl, n)
 			}
 			continue
 		}
 		if c.First {
-			if h.OpCode != OpContinuation {
-				m.op = h.OpCode
+			held := 0
+			if m.asm != nil {
+				held = len(m.asm.buf)
 			}
-			total := int64(len(m.buf)) + h.Length
+			total := int64(held) + h.Length
 			if lim.MaxMessage > 0 && total > lim.MaxMessage {
 				return msg, n, ErrMessageTooBig.with(strconv.FormatInt(total, 10) + " bytes, limit " + strconv.FormatInt(lim.MaxMessage, 10))
 			}
 			if c.Last && h.Fin && h.OpCode != OpContinuation {
-				return Message{OpCode: h.OpCode, Payload: c.Payload}, n, nil
+				return Message{OpCode: h.OpCode, Payload: c.Payload}, n, nil // whole in b: no copy
+			}
+			if h.OpCode != OpContinuation {
+				m.assembly().op = h.OpCode
 			}
 		}
-		if err := m.append(lim, c.Payload, h); err != nil {
+		a := m.assembly()
+		if err := m.append(lim, a, c.Payload, h); err != nil {
 			return msg, n, err
 		}
 		if c.Last && h.Fin {
-			m.lent = true
-			return Message{OpCode: m.op, Payload: m.buf}, n, nil
+			a.lent = true
+			return Message{OpCode: a.op, Payload: a.buf}, n, nil
 		}
 	}
 	return msg, n, ErrNeedMore
+}
+
+// assembly returns the out-of-line state, making it on first need. It is
+// kept afterwards: a connection that sent one split message likely sends
+// more.
+func (m *MessageReader) assembly() *assembly {
+	if m.asm == nil {
+		m.asm = &assembly{}
+	}
+	return m.asm
 }
 
 func (m *MessageReader) control(op Opcode, p []byte, n int) (Message, int, error) {
@@ -116,10 +133,10 @@ func (m *MessageReader) control(op Opcode, p []byte, n int) (Message, int, error
 // append adds payload bytes to the message being assembled, growing its
 // buffer as bytes arrive (not as lengths are announced: a peer that
 // announces 16 MiB and sends one byte gets a small buffer).
-func (m *MessageReader) append(lim *Limits, p []byte, h *Header) error {
-	need := len(m.buf) + len(p)
-	if need > cap(m.buf) {
-		size := max(need, 2*cap(m.buf), 512)
+func (m *MessageReader) append(lim *Limits, a *assembly, p []byte, h *Header) error {
+	need := len(a.buf) + len(p)
+	if need > cap(a.buf) {
+		size := max(need, 2*cap(a.buf), 512)
 		if h.Fin {
 			// The final frame's length bounds the message. Up to 1 MiB is
 			// taken at once (no regrowth); beyond that the buffer grows as
@@ -131,11 +148,11 @@ func (m *MessageReader) append(lim *Limits, p []byte, h *Header) error {
 		if nb == nil {
 			return ErrMessageTooBig.with("no memory left for messages")
 		}
-		nb = append(nb, m.buf...)
-		m.put(lim, m.buf)
-		m.buf = nb
+		nb = append(nb, a.buf...)
+		m.put(lim, a.buf)
+		a.buf = nb
 	}
-	m.buf = append(m.buf, p...)
+	a.buf = append(a.buf, p...)
 	return nil
 }
 
@@ -143,35 +160,37 @@ func (m *MessageReader) append(lim *Limits, p []byte, h *Header) error {
 // itself; a caller that is done with the last message calls it so that an
 // idle connection holds nothing.
 func (m *MessageReader) Release() {
-	if m.lent {
-		lim := m.limits()
-		m.put(lim, m.buf)
-		m.buf, m.lent = nil, false
+	a := m.asm
+	if a == nil {
+		return
 	}
-	if m.ctlLent {
-		m.put(m.limits(), *m.ctl)
-		m.ctl, m.ctlLent = nil, false
+	if a.lent {
+		m.put(m.limits(), a.buf)
+		a.buf, a.lent = nil, false
+	}
+	if a.ctlLent {
+		m.put(m.limits(), a.ctl)
+		a.ctl, a.ctlLent = nil, false
 	}
 }
 
 // Reset gives back every buffer, including those of a partial message, and
 // makes the reader new: for a connection that closes.
 func (m *MessageReader) Reset() {
-	lim := m.limits()
-	m.put(lim, m.buf)
-	if m.ctl != nil {
-		m.put(lim, *m.ctl)
+	if a := m.asm; a != nil {
+		lim := m.limits()
+		m.put(lim, a.buf)
+		m.put(lim, a.ctl)
 	}
 	*m = MessageReader{Reader: Reader{Role: m.Role, Rsv: m.Rsv}, Limits: m.Limits}
 }
 
 // Buffered returns the bytes held for a partial message.
 func (m *MessageReader) Buffered() int {
-	n := cap(m.buf)
-	if m.ctl != nil {
-		n += cap(*m.ctl)
+	if m.asm == nil {
+		return 0
 	}
-	return n
+	return cap(m.asm.buf) + cap(m.asm.ctl)
 }
 
 func (m *MessageReader) limits() *Limits {

@@ -23,18 +23,19 @@ type Chunk struct {
 // (14 bytes), the frame being read and the UTF-8 state. It never buffers
 // payload; see MessageReader for reassembly.
 type Reader struct {
-	Role Role  // RoleServer expects masked frames (§5.1)
-	Rsv  uint8 // RSV bits allowed by negotiated extensions (§5.2)
-
 	h         Header // the frame being read
 	left      int64  // its payload bytes still to come
 	hbuf      [MaxHeaderSize]byte
 	hlen      uint8     // bytes of a split header held in hbuf
 	pos       uint8     // masking key offset
+	Role      Role      // RoleServer expects masked frames (§5.1)
+	Rsv       uint8     // RSV bits allowed by negotiated extensions (§5.2)
 	inPayload bool      // the header was read; payload bytes follow
 	fragOp    Opcode    // opcode of the unfinished fragmented message, 0 if none
 	text      bool      // the current data message is text
 	utf8      UTF8State // of the current text message
+	// The fields are ordered so that the struct packs into 48 bytes: a
+	// server holds one per connection.
 }
 
 // Idle reports whether the reader is between frames with nothing held and

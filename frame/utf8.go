@@ -138,6 +138,3 @@ func (s UTF8State) Feed(b []byte) (UTF8State, int) {
 	}
 	return s, -1
 }
-
-// ValidUTF8 reports whether b is complete, valid UTF-8.
-func ValidUTF8(b []byte) bool { return utf8.Valid(b) }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -213,7 +212,7 @@ func (c *Conn) emitNotHTTP(s *stream, err error) {
 	c.t.write([]byte(b.String()))
 }
 
-func (c *Conn) emitFrame(s *stream, d *frame.Dump, notes []violation, truncated bool) {
+func (c *Conn) emitFrame(s *stream, d *Dump, notes []violation, truncated bool) {
 	h := d.Header
 	if c.t.opt.JSON {
 		var b []byte

@@ -216,7 +216,7 @@ func (s *stream) finishFrame() {
 	if err := h.Validate(role, c.rsv); err != nil {
 		notes = append(notes, fromError(err))
 	}
-	d := frame.Dump{Header: h, Wire: s.wire}
+	d := Dump{Header: h, Wire: s.wire}
 	truncated := int64(len(s.wire)) < h.Length
 	payload := d.Payload()
 	switch {

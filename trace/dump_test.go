@@ -1,7 +1,9 @@
-package frame
+package trace
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"github.com/wsd-dev/wsd/frame"
 	"strings"
 	"testing"
 
@@ -11,7 +13,7 @@ import (
 
 func TestDumpTextMaskedHello(t *testing.T) {
 	wire := unhex(t, "81 85 37 fa 21 3d 7f 9f 4d 51 58")
-	h, n, err := ParseHeader(wire)
+	h, n, err := frame.ParseHeader(wire)
 	require.NoError(t, err)
 	d := Dump{Header: h, Wire: wire[n:]}
 	out := string(d.AppendText(nil, 0))
@@ -28,28 +30,28 @@ func TestDumpTextMaskedHello(t *testing.T) {
 }
 
 func TestDumpLengthsAndClose(t *testing.T) {
-	d := Dump{Header: Header{Fin: true, OpCode: OpBinary, Length: 256}, Wire: make([]byte, 256)}
+	d := Dump{Header: frame.Header{Fin: true, OpCode: frame.OpBinary, Length: 256}, Wire: make([]byte, 256)}
 	out := string(d.AppendText(nil, 8))
 	assert.Contains(t, out, "16-bit encoding")
 	assert.Contains(t, out, "extended length bytes 01 00")
 	assert.Contains(t, out, "… (256 bytes)")
 
-	d = Dump{Header: Header{Fin: true, OpCode: OpBinary, Length: 65536}, Wire: make([]byte, 65536)}
+	d = Dump{Header: frame.Header{Fin: true, OpCode: frame.OpBinary, Length: 65536}, Wire: make([]byte, 65536)}
 	assert.Contains(t, string(d.AppendText(nil, 8)), "64-bit encoding")
 
-	p := AppendClose(nil, CloseGoingAway, "server restart")
-	d = Dump{Header: Header{Fin: true, OpCode: OpClose, Length: int64(len(p))}, Wire: p}
+	p := frame.AppendClose(nil, frame.CloseGoingAway, "server restart")
+	d = Dump{Header: frame.Header{Fin: true, OpCode: frame.OpClose, Length: int64(len(p))}, Wire: p}
 	out = string(d.AppendText(nil, 0))
 	assert.Contains(t, out, "1001 Going Away: an endpoint is going away")
 	assert.Contains(t, out, `reason "server restart"`)
 
-	bad := Dump{Header: Header{Fin: true, OpCode: OpClose, Length: 2}, Wire: []byte{0x03, 0xED}}
+	bad := Dump{Header: frame.Header{Fin: true, OpCode: frame.OpClose, Length: 2}, Wire: []byte{0x03, 0xED}}
 	assert.Contains(t, string(bad.AppendText(nil, 0)), "VIOLATION")
 }
 
 func TestDumpJSONWiresharkNames(t *testing.T) {
 	wire := unhex(t, "81 85 37 fa 21 3d 7f 9f 4d 51 58")
-	h, n, _ := ParseHeader(wire)
+	h, n, _ := frame.ParseHeader(wire)
 	d := Dump{Header: h, Wire: wire[n:]}
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(d.AppendJSON(nil), &m))
@@ -62,14 +64,14 @@ func TestDumpJSONWiresharkNames(t *testing.T) {
 	assert.Equal(t, "7f9f4d5158", m["websocket.masked_payload"])
 	assert.Equal(t, "Hello", m["websocket.payload.text"])
 
-	p := AppendClose(nil, CloseNormal, "a\"b\x01\xff")
-	d = Dump{Header: Header{Fin: true, OpCode: OpClose, Length: int64(len(p))}, Wire: p}
+	p := frame.AppendClose(nil, frame.CloseNormal, "a\"b\x01\xff")
+	d = Dump{Header: frame.Header{Fin: true, OpCode: frame.OpClose, Length: int64(len(p))}, Wire: p}
 	m = nil
 	require.NoError(t, json.Unmarshal(d.AppendJSON(nil), &m), "control characters and bad UTF-8 stay valid JSON")
 	assert.Equal(t, float64(1000), m["websocket.payload.close.status_code"])
 	assert.Equal(t, "a\"b\x01\ufffd", m["websocket.payload.close.reason"])
 
-	d = Dump{Header: Header{Fin: true, OpCode: OpBinary, Length: 70000}, Wire: make([]byte, 70000)}
+	d = Dump{Header: frame.Header{Fin: true, OpCode: frame.OpBinary, Length: 70000}, Wire: make([]byte, 70000)}
 	m = nil
 	require.NoError(t, json.Unmarshal(d.AppendJSON(nil), &m))
 	assert.Equal(t, float64(127), m["websocket.payload_length"])
@@ -78,7 +80,7 @@ func TestDumpJSONWiresharkNames(t *testing.T) {
 }
 
 func TestDumpFragments(t *testing.T) {
-	last := Dump{Header: Header{Fin: true, OpCode: OpContinuation, Length: 2}, Wire: []byte("lo"), Text: true, Fragment: "last", Message: []byte("Hello")}
+	last := Dump{Header: frame.Header{Fin: true, OpCode: frame.OpContinuation, Length: 2}, Wire: []byte("lo"), Text: true, Fragment: "last", Message: []byte("Hello")}
 	out := string(last.AppendText(nil, 0))
 	assert.Contains(t, out, "fragment last fragment of a text message")
 	assert.Contains(t, out, `message reassembled, 5 bytes: "Hello"`)
@@ -87,4 +89,11 @@ func TestDumpFragments(t *testing.T) {
 	assert.Equal(t, "6c6f", m["websocket.payload.continue"])
 	assert.Equal(t, "Hello", m["websocket.payload.text"], "the reassembled message, as Wireshark shows it")
 	assert.Equal(t, "last", m["wsd.fragment"])
+}
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	require.NoError(t, err)
+	return b
 }

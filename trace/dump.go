@@ -1,14 +1,15 @@
-package frame
+package trace
 
 import (
 	"encoding/hex"
+	"github.com/wsd-dev/wsd/frame"
 	"strconv"
 	"unicode/utf8"
 )
 
 // Dump is one frame as it crossed the wire, for rendering to learners.
 type Dump struct {
-	Header   Header
+	Header   frame.Header
 	Wire     []byte // payload bytes as sent: masked when Header.Masked
 	Text     bool   // the payload belongs to a text message (for continuations)
 	Fragment string // "" for a whole message or a control frame; "first", "middle", "last"
@@ -21,13 +22,13 @@ func (d *Dump) Payload() []byte {
 		return d.Wire
 	}
 	p := append([]byte(nil), d.Wire...)
-	Mask(d.Header.Mask, 0, p)
+	frame.Mask(d.Header.Mask, 0, p)
 	return p
 }
 
-// LengthEncoding names the payload-length encoding the header used and says
+// lengthEncoding names the payload-length encoding the header used and says
 // why (§5.2).
-func (h Header) LengthEncoding() (name, why string) {
+func lengthEncoding(h frame.Header) (name, why string) {
 	switch {
 	case h.Length > 0xFFFF:
 		return "64-bit", "byte 1 holds 127 and the next 8 bytes the length, as it is over 65535 (most significant bit 0)"
@@ -43,7 +44,7 @@ func (h Header) LengthEncoding() (name, why string) {
 // most maxShow payload bytes are shown (0: all).
 func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	h := d.Header
-	var hb [MaxHeaderSize]byte
+	var hb [frame.MaxHeaderSize]byte
 	n := h.Encode(hb[:])
 	b0, b1 := hb[0], hb[1]
 
@@ -52,11 +53,11 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	dst = append(dst, "  FIN="...)
 	dst = appendBit(dst, h.Fin)
 	dst = append(dst, " RSV1="...)
-	dst = appendBit(dst, h.Rsv&Rsv1 != 0)
+	dst = appendBit(dst, h.Rsv&frame.Rsv1 != 0)
 	dst = append(dst, " RSV2="...)
-	dst = appendBit(dst, h.Rsv&Rsv2 != 0)
+	dst = appendBit(dst, h.Rsv&frame.Rsv2 != 0)
 	dst = append(dst, " RSV3="...)
-	dst = appendBit(dst, h.Rsv&Rsv3 != 0)
+	dst = appendBit(dst, h.Rsv&frame.Rsv3 != 0)
 	dst = append(dst, " opcode=0x"...)
 	dst = strconv.AppendUint(dst, uint64(h.OpCode), 16)
 	dst = append(dst, " ("...)
@@ -67,7 +68,7 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	dst = appendBit(dst, h.Masked)
 	dst = append(dst, " length="...)
 	dst = strconv.AppendUint(dst, uint64(b1&0x7F), 10)
-	enc, why := h.LengthEncoding()
+	enc, why := lengthEncoding(h)
 	dst = append(dst, "\n  length  "...)
 	dst = strconv.AppendInt(dst, h.Length, 10)
 	dst = append(dst, " bytes, "...)
@@ -99,8 +100,8 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 		dst = append(dst, " message (§5.4)\n"...)
 	}
 	switch {
-	case h.OpCode == OpClose:
-		code, reason, err := ParseClose(p)
+	case h.OpCode == frame.OpClose:
+		code, reason, err := frame.ParseClose(p)
 		dst = append(dst, "  close   "...)
 		if len(p) >= 2 {
 			dst = strconv.AppendUint(dst, uint64(code), 10)
@@ -121,7 +122,7 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 			dst = append(dst, err.Error()...)
 		}
 		dst = append(dst, '\n')
-	case d.Text || h.OpCode == OpText:
+	case d.Text || h.OpCode == frame.OpText:
 		dst = append(dst, "  text    "...)
 		dst = strconv.AppendQuote(dst, string(clip(p, maxShow)))
 		if maxShow > 0 && len(p) > maxShow {
@@ -147,7 +148,7 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	return dst
 }
 
-func maskLen(h Header) int {
+func maskLen(h frame.Header) int {
 	if h.Masked {
 		return 4
 	}
@@ -215,7 +216,7 @@ func (d *Dump) AppendJSON(dst []byte) []byte {
 // callers that add their own (direction, time, connection).
 func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	h := d.Header
-	var hb [MaxHeaderSize]byte
+	var hb [frame.MaxHeaderSize]byte
 	h.Encode(hb[:])
 	dst = jsonKey(dst, "websocket.fin", true)
 	dst = strconv.AppendBool(dst, h.Fin)
@@ -228,10 +229,10 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	dst = jsonKey(dst, "websocket.payload_length", false)
 	dst = strconv.AppendUint(dst, uint64(hb[1]&0x7F), 10)
 	switch hb[1] & 0x7F {
-	case len16:
+	case 126: // §5.2: a 16-bit extended length follows
 		dst = jsonKey(dst, "websocket.payload_length_ext_16", false)
 		dst = strconv.AppendInt(dst, h.Length, 10)
-	case len64:
+	case 127: // §5.2: a 64-bit extended length follows
 		dst = jsonKey(dst, "websocket.payload_length_ext_64", false)
 		dst = strconv.AppendInt(dst, h.Length, 10)
 	}
@@ -243,9 +244,9 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	}
 	p := d.Payload()
 	switch op := h.OpCode; {
-	case op == OpClose:
+	case op == frame.OpClose:
 		if len(p) >= 2 {
-			code := CloseCode(uint16(p[0])<<8 | uint16(p[1]))
+			code := frame.CloseCode(uint16(p[0])<<8 | uint16(p[1]))
 			dst = jsonKey(dst, "websocket.payload.close.status_code", false)
 			dst = strconv.AppendUint(dst, uint64(code), 10)
 			if len(p) > 2 {
@@ -258,16 +259,16 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 			dst = jsonKey(dst, "wsd.close_meaning", false)
 			dst = jsonString(dst, []byte(info.Meaning))
 		}
-	case op == OpPing:
+	case op == frame.OpPing:
 		dst = jsonKey(dst, "websocket.payload.ping", false)
 		dst = jsonHex(dst, p)
-	case op == OpPong:
+	case op == frame.OpPong:
 		dst = jsonKey(dst, "websocket.payload.pong", false)
 		dst = jsonHex(dst, p)
-	case op == OpText:
+	case op == frame.OpText:
 		dst = jsonKey(dst, "websocket.payload.text", false)
 		dst = jsonString(dst, p)
-	case op == OpContinuation:
+	case op == frame.OpContinuation:
 		// As Wireshark: a fragment's own bytes as "continue", and on the
 		// last fragment the reassembled message.
 		dst = jsonKey(dst, "websocket.payload.continue", false)
@@ -279,7 +280,7 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 			dst = jsonKey(dst, "data.data", false)
 			dst = jsonHex(dst, d.Message)
 		}
-	case op == OpBinary:
+	case op == frame.OpBinary:
 		dst = jsonKey(dst, "data.data", false)
 		dst = jsonHex(dst, p)
 	default:
@@ -290,7 +291,7 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 		dst = jsonKey(dst, "wsd.fragment", false)
 		dst = jsonString(dst, []byte(d.Fragment))
 	}
-	enc, _ := h.LengthEncoding()
+	enc, _ := lengthEncoding(h)
 	dst = jsonKey(dst, "wsd.opcode_name", false)
 	dst = jsonString(dst, []byte(h.OpCode.String()))
 	dst = jsonKey(dst, "wsd.length", false)
