@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsd-dev/wsd/frame"
 )
@@ -125,7 +126,7 @@ func (h *Hub) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, frame
 	if b := r.URL.Query().Get("binary"); b == "1" || b == "true" {
 		return body, frame.OpBinary, true
 	}
-	if !frame.ValidUTF8(body) {
+	if !utf8.Valid(body) {
 		fail(w, http.StatusBadRequest, "text message is not UTF-8: send ?binary=1 for binary data")
 		return nil, 0, false
 	}

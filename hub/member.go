@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
@@ -87,7 +88,7 @@ func UserOf(req *upgrade.Request) string {
 }
 
 func validName(s string) bool {
-	if s == "" || len(s) > 128 || !frame.ValidUTF8([]byte(s)) {
+	if s == "" || len(s) > 128 || !utf8.Valid([]byte(s)) {
 		return false
 	}
 	for _, r := range s {
