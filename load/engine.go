@@ -2,10 +2,10 @@ package load
 
 import (
 	"context"
-	crand "crypto/rand"
+
 	"errors"
 	"fmt"
-	"math/rand/v2"
+
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
-	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/wsconn"
 )
 
 // Cause classifies a failed connection.
@@ -55,28 +55,28 @@ type Config struct {
 	Path           string         // request-target; "{i}" becomes the connection's index
 	Origin         string         // Origin header, if any
 	Sources        []netip.Addr   // source addresses, used in turn (spreads past ~28K ports per pair)
-	Loops          int            // event loops [GOMAXPROCS]
+	Loops          int            // event loops [2]
 	ConnectTimeout time.Duration  // connect + handshake [10s]
 	MaxMessage     int64          // largest message accepted from the server [64 MiB]
 	Tick           time.Duration  // scenario tick [10ms]
 	MaxPending     int            // connects in flight at once [512]
 }
 
-// Engine owns the loops and connections of one load process.
+// Engine owns the connections of one load process. They run on a
+// wsconn.Client: the same connection core as the server, in the client
+// role; the engine adds the scenario, the measurements and the failure
+// causes.
 type Engine struct {
-	cfg    Config
-	sc     Scenario
-	loops  []*Loop
-	table  []atomic.Pointer[Conn]
-	start  time.Time
-	limits frame.Limits
+	cfg   Config
+	sc    Scenario
+	cl    *wsconn.Client
+	loops []*Loop
+	start time.Time
 
 	pending  atomic.Int64 // connects and handshakes in flight
 	open     atomic.Int64
 	opened   atomic.Int64
 	closed   atomic.Int64 // opened connections that have ended
-	bytesIn  atomic.Int64 // bytes read from and written to the sockets
-	bytesOut atomic.Int64
 	failures [numCauses]atomic.Int64
 	closing  atomic.Bool
 
@@ -84,22 +84,20 @@ type Engine struct {
 	lastError [numCauses]string
 }
 
-// Loop is one client event loop.
+// Loop is one client event loop's share of the measurements. Its fields
+// are touched on that loop only (scenario calls), or through OnLoops.
 type Loop struct {
-	*poller.Loop
+	ID    int
 	e     *Engine
-	rng   *rand.ChaCha8
-	wbuf  []byte
-	conns []*Conn // open connections of this loop
+	conns []*wsconn.Conn // during Tick: the loop's connections
 
-	// Per-loop measurements, merged by Engine.Collect.
 	ConnectHist   Histogram // TCP connect time
-	HandshakeHist Histogram // request sent → 101 parsed
+	HandshakeHist Histogram // request sent → 101 checked
 	Hist          Histogram // scenario latency
 	Data          any       // scenario's per-loop state
 }
 
-// New makes an engine; Start runs its loops.
+// New makes an engine with its loops running.
 func New(cfg Config, sc Scenario) (*Engine, error) {
 	if !cfg.Target.IsValid() {
 		return nil, errors.New("load: no target address")
@@ -125,32 +123,29 @@ func New(cfg Config, sc Scenario) (*Engine, error) {
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	maxFDs, err := poller.MaxFDs()
+	e := &Engine{cfg: cfg, sc: sc, start: time.Now()}
+	for i := range cfg.Loops {
+		e.loops = append(e.loops, &Loop{ID: i, e: e})
+	}
+	cl, err := wsconn.NewClient(wsconn.Options{
+		Loops:            cfg.Loops,
+		MaxMessage:       cfg.MaxMessage,
+		MaxMessageMemory: 1 << 40, // the load client measures the server; it does not cap itself
+		HandshakeTimeout: cfg.ConnectTimeout,
+		PingInterval:     -1, // the server pings; the client answers
+		TickInterval:     cfg.Tick,
+		OnTick:           e.tick,
+	})
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, sc: sc, table: make([]atomic.Pointer[Conn], maxFDs), start: time.Now()}
-	e.limits = frame.Limits{MaxMessage: cfg.MaxMessage}
-	for i := range cfg.Loops {
-		var seed [32]byte
-		crand.Read(seed[:]) // §5.3: masking keys must be unpredictable
-		l := &Loop{e: e, rng: rand.NewChaCha8(seed), wbuf: make([]byte, 0, 64<<10)}
-		pl, err := poller.NewLoop(i, e, 64<<10, cfg.Tick)
-		if err != nil {
-			return nil, err
-		}
-		l.Loop = pl
-		e.loops = append(e.loops, l)
-	}
+	e.cl = cl
 	return e, nil
 }
 
-// Start runs the loops.
-func (e *Engine) Start() {
-	for _, l := range e.loops {
-		go l.Run()
-	}
-}
+// Start exists for callers written against the earlier engine: the loops
+// run from New.
+func (e *Engine) Start() {}
 
 // Loops returns the engine's loops.
 func (e *Engine) Loops() []*Loop { return e.loops }
@@ -204,39 +199,14 @@ func (e *Engine) dialOne(i int) {
 	if len(e.cfg.Sources) > 0 {
 		src = e.cfg.Sources[i%len(e.cfg.Sources)]
 	}
-	t0 := e.Now()
-	fd, err := poller.Dial(src, e.cfg.Target)
-	if err != nil {
-		e.fail(causeOf(err), err.Error())
-		return
-	}
-	if fd >= len(e.table) {
-		poller.Close(fd)
-		e.fail(CauseOther, "fd "+strconv.Itoa(fd)+" beyond the table")
-		return
-	}
-	l := e.loops[i%len(e.loops)]
-	c := &Conn{fd: int32(fd), ID: int32(i), l: l, t0: t0, state: csConnecting}
-	c.rd.Role = frame.RoleClient
-	c.rd.Limits = &e.limits
+	c := &Conn{e: e, ID: int32(i), t0: e.Now()}
 	e.pending.Add(1)
-	e.table[fd].Store(c)
-	if err := l.Add(fd, poller.In|poller.Out|poller.RdHup); err != nil {
-		e.table[fd].Store(nil)
-		poller.Close(fd)
+	_, err := e.cl.Dial(wsconn.Target{Addr: e.cfg.Target, Source: src, Host: e.cfg.Host,
+		URI: ExpandPath(e.cfg.Path, i), Origin: e.cfg.Origin, Handler: c})
+	if err != nil {
 		e.pending.Add(-1)
-		e.fail(CauseOther, err.Error())
+		e.fail(causeOf(err), err.Error())
 	}
-}
-
-func causeOf(err error) Cause {
-	switch {
-	case poller.IsRefused(err):
-		return CauseRefused
-	case poller.IsTimeout(err):
-		return CauseTimeout
-	}
-	return CauseOther
 }
 
 func (e *Engine) fail(c Cause, msg string) {
@@ -246,48 +216,39 @@ func (e *Engine) fail(c Cause, msg string) {
 	e.errMu.Unlock()
 }
 
-// Event implements poller.Handler.
-func (e *Engine) Event(pl *poller.Loop, fd int, ev uint32) {
-	c := e.table[fd].Load()
-	if c == nil {
-		return
-	}
-	c.event(ev)
+// tick runs the scenario on one loop.
+func (e *Engine) tick(loop int, conns []*wsconn.Conn) {
+	l := e.loops[loop]
+	l.conns = conns
+	e.sc.Tick(l, e.Now())
+	l.conns = nil
 }
 
-// Tick implements poller.Handler: connect timeouts, then the scenario.
-func (e *Engine) Tick(pl *poller.Loop, _ time.Time) {
-	l := e.loops[pl.ID]
-	now := e.Now()
-	// The scan touches every connection; once all are open it would only
-	// burn the CPU the measured server needs (they share the machine).
-	for i := range e.table {
-		if e.pending.Load() == 0 {
-			break // the last one connecting has opened or failed
-		}
-		c := e.table[i].Load()
-		if c == nil || c.l != l || c.state >= csOpen {
-			continue
-		}
-		if now-c.t0 > e.cfg.ConnectTimeout {
-			c.drop(CauseTimeout, "no connection or 101 within "+e.cfg.ConnectTimeout.String())
+// EachOpen calls fn for each open connection of the loop; scenarios call
+// it from Tick.
+func (l *Loop) EachOpen(fn func(c *Conn)) {
+	for _, wc := range l.conns {
+		if c, ok := wc.Handler().(*Conn); ok && wc.IsOpen() {
+			fn(c)
 		}
 	}
-	e.sc.Tick(l, now)
 }
 
 // Bytes returns the bytes read from and written to all sockets so far
 // (TCP payload: handshakes and frames).
-func (e *Engine) Bytes() (in, out int64) { return e.bytesIn.Load(), e.bytesOut.Load() }
+func (e *Engine) Bytes() (in, out int64) {
+	st := e.cl.Stats()
+	return st.BytesIn, st.BytesOut
+}
 
 // Segments sums TCP_INFO's segment counters over the open connections:
 // packets received and sent, as the kernel counts them.
 func (e *Engine) Segments() (in, out int64) {
 	var mu sync.Mutex
-	e.OnLoops(func(l *Loop) {
+	e.cl.OnLoops(func(_ int, conns []*wsconn.Conn) {
 		var si, so int64
-		for _, c := range l.conns {
-			if ti, err := poller.TCPInfo(int(c.fd)); err == nil {
+		for _, c := range conns {
+			if ti, err := c.TCPInfo(); err == nil && c.IsOpen() {
 				si += int64(ti.Segs_in)
 				so += int64(ti.Segs_out)
 			}
@@ -334,12 +295,12 @@ func (e *Engine) Stats() Stats {
 
 // OnLoops runs fn on every loop and waits for all.
 func (e *Engine) OnLoops(fn func(l *Loop)) {
-	var wg sync.WaitGroup
-	for _, l := range e.loops {
-		wg.Add(1)
-		l.Post(func() { fn(l); wg.Done() })
-	}
-	wg.Wait()
+	e.cl.OnLoops(func(i int, conns []*wsconn.Conn) {
+		l := e.loops[i]
+		l.conns = conns
+		fn(l)
+		l.conns = nil
+	})
 }
 
 // Collect merges the loops' histograms.
@@ -359,26 +320,7 @@ func (e *Engine) Collect() (connect, handshake, latency Histogram) {
 // for the server's answer, then cuts what is left and stops the loops.
 func (e *Engine) Close(timeout time.Duration) {
 	e.closing.Store(true)
-	e.OnLoops(func(l *Loop) {
-		for _, c := range append([]*Conn(nil), l.conns...) {
-			c.close(frame.CloseNormal)
-		}
-	})
-	deadline := time.Now().Add(timeout)
-	for e.open.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.OnLoops(func(l *Loop) {
-		for i := range e.table {
-			if c := e.table[i].Load(); c != nil && c.l == l {
-				c.finish()
-			}
-		}
-	})
-	for _, l := range e.loops {
-		l.Stop()
-		<-l.Done()
-	}
+	e.cl.Close(timeout)
 }
 
 // ExpandPath replaces {i} in a path template.

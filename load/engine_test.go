@@ -14,6 +14,7 @@ import (
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
+	"golang.org/x/sys/unix"
 )
 
 type echoH struct{}
@@ -23,15 +24,11 @@ func (echoH) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) { c.Send(op, p
 func (echoH) OnClose(*wsconn.Conn, frame.CloseCode, string)       {}
 
 func startWSD(t *testing.T) netip.AddrPort {
-	s, err := wsconn.New(wsconn.Options{
-		Addr:   "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Upgrade: func(*upgrade.Request) (wsconn.Handler, *upgrade.Error) {
-			return echoH{}, nil
-		},
-	})
+	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+		return echoH{}, nil
+	}}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -84,8 +81,22 @@ func TestRateModeChargesScheduledTime(t *testing.T) {
 	assert.Zero(t, sc.Stats().Mismatched)
 }
 
-// fakeServer answers every connection with resp, or closes it at once.
-func fakeServer(t *testing.T, resp func(req []byte) []byte) netip.AddrPort {
+// boundNotListening returns a loopback address held by a bound socket that
+// does not listen: connects to it are refused, and no other test can take
+// the port while this one runs.
+func boundNotListening(t *testing.T) netip.AddrPort {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := unix.Getsockname(fd)
+	require.NoError(t, err)
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+}
+
+// fakeServer answers every connection with resp, then reads until the
+// client hangs up; closeAfter makes it hang up itself right after.
+func fakeServer(t *testing.T, resp func(req []byte) []byte, closeAfter ...bool) netip.AddrPort {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -101,7 +112,9 @@ func fakeServer(t *testing.T, resp func(req []byte) []byte) netip.AddrPort {
 				n, _ := c.Read(buf)
 				if out := resp(buf[:n]); out != nil {
 					c.Write(out)
-					time.Sleep(200 * time.Millisecond)
+				}
+				if len(closeAfter) == 0 {
+					io.Copy(io.Discard, c) // until the client hangs up
 				}
 			}()
 		}
@@ -112,15 +125,10 @@ func fakeServer(t *testing.T, resp func(req []byte) []byte) netip.AddrPort {
 func TestFailuresByCause(t *testing.T) {
 	keyOf := func(req []byte) []byte {
 		r, _, err := upgrade.Parse(req, 0)
-		require.NoError(t, err)
+		require.Nil(t, err)
 		return r.Key
 	}
-	closedPort := func() netip.AddrPort {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		ap := netip.MustParseAddrPort(ln.Addr().String())
-		ln.Close()
-		return ap
-	}()
+	closedPort := boundNotListening(t)
 	maskedFrame := frame.AppendHeader(nil, frame.Header{Fin: true, OpCode: frame.OpText, Length: 1, Masked: true, Mask: [4]byte{1, 2, 3, 4}})
 	maskedFrame = append(maskedFrame, 'x'^1)
 	cases := []struct {
@@ -134,11 +142,11 @@ func TestFailuresByCause(t *testing.T) {
 			return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
 		}), "bad_accept"},
 		{"garbage", fakeServer(t, func([]byte) []byte { return []byte("SSH-2.0-OpenSSH_9.2\r\n") }), "bad_response"},
-		{"closed mid-handshake", fakeServer(t, func([]byte) []byte { return []byte("HTTP/1.1 101 Swi") }), "bad_response"},
+		{"closed mid-handshake", fakeServer(t, func([]byte) []byte { return []byte("HTTP/1.1 101 Swi") }, true), "bad_response"},
 		{"masked server frame", fakeServer(t, func(req []byte) []byte {
 			return append(upgrade.AppendResponse(nil, keyOf(req), ""), maskedFrame...)
 		}), "protocol_error"},
-		{"never answers", fakeServer(t, func([]byte) []byte { time.Sleep(3 * time.Second); return nil }), "timeout"},
+		{"never answers", fakeServer(t, func([]byte) []byte { return nil }), "timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +157,10 @@ func TestFailuresByCause(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			require.NoError(t, e.Dial(ctx, 0, 3, 0))
-			time.Sleep(300 * time.Millisecond) // a protocol error arrives after the 101
+			// A protocol error arrives after the 101: wait for the count.
+			for e.Stats().Failed() < 3 && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
 			st := e.Stats()
 			assert.Equal(t, int64(3), st.Failures[tc.cause], "%+v", st)
 			assert.Equal(t, int64(3), st.Failed(), "%+v", st)

@@ -20,16 +20,16 @@ type Churn struct {
 	Hold time.Duration
 }
 
-func (s Churn) Open(c *Conn) { c.Next = c.l.e.Now() + s.Hold }
+func (s Churn) Open(c *Conn) { c.Next = c.e.Now() + s.Hold }
 
 func (Churn) Message(*Conn, frame.Opcode, []byte) {}
 
 func (Churn) Tick(l *Loop, now time.Duration) {
-	for i := 0; i < len(l.conns); i++ {
-		if c := l.conns[i]; c.state == csOpen && c.Next <= now {
+	l.EachOpen(func(c *Conn) {
+		if c.Next <= now {
 			c.close(frame.CloseNormal)
 		}
-	}
+	})
 }
 
 // Echo sends messages on every connection and verifies each echo byte for
@@ -78,11 +78,11 @@ func (s *Echo) window() int64 { return max(s.Window, 1) }
 func (s *Echo) Open(c *Conn) {
 	if s.Rate > 0 {
 		// Spread the connections' schedules over one interval.
-		c.Next = c.l.e.Now() + time.Duration(float64(time.Second)/s.Rate*float64(c.ID%97)/97)
+		c.Next = c.e.Now() + time.Duration(float64(time.Second)/s.Rate*float64(c.ID%97)/97)
 		return
 	}
 	for c.Sent-c.Recv < s.window() && s.more(c) {
-		s.send(c, c.l.e.Now())
+		s.send(c, c.e.Now())
 	}
 }
 
@@ -95,12 +95,12 @@ func (s *Echo) Tick(l *Loop, now time.Duration) {
 		return
 	}
 	interval := time.Duration(float64(time.Second) / s.Rate)
-	for _, c := range l.conns {
+	l.EachOpen(func(c *Conn) {
 		for c.Next <= now && c.Sent-c.Recv < s.window() && s.more(c) {
 			s.send(c, c.Next)
 			c.Next += interval
 		}
-	}
+	})
 }
 
 const hexDigits = "0123456789abcdef"
@@ -160,7 +160,7 @@ func fillPattern(b []byte, seq int64) {
 }
 
 func (s *Echo) Message(c *Conn, op frame.Opcode, p []byte) {
-	now := c.l.e.Now()
+	now := c.e.Now()
 	if reason := s.check(c, op, p); reason != "" {
 		if s.bad.Add(1) == 1 {
 			s.firstBad.Store(&reason)

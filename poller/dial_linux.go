@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -57,6 +58,6 @@ func SocketError(fd int) error {
 }
 
 // IsRefused and IsTimeout classify connect errors.
-func IsRefused(err error) bool { return err == unix.ECONNREFUSED }
+func IsRefused(err error) bool { return errors.Is(err, unix.ECONNREFUSED) }
 
-func IsTimeout(err error) bool { return err == unix.ETIMEDOUT }
+func IsTimeout(err error) bool { return errors.Is(err, unix.ETIMEDOUT) }

@@ -1,13 +1,11 @@
 package upgrade
 
-import (
-	"errors"
-	"strconv"
-)
+import "strconv"
 
 // ErrIncomplete is returned by Parse and ParseResponse while the head's end
-// has not arrived: call again with more bytes.
-var ErrIncomplete = errors.New("upgrade: incomplete head, need more bytes")
+// has not arrived: call again with more bytes. It is not a failure: its
+// Status is 0.
+var ErrIncomplete = &Error{Msg: "incomplete head, need more bytes"}
 
 // Error is a failed handshake: the HTTP status to answer with and a one-line
 // message saying what was wrong.

@@ -42,10 +42,13 @@ func TestGobwasDialerAgainstOurResponse(t *testing.T) {
 			if perr == nil {
 				perr = req.Validate()
 			}
+			var werr error
 			if perr == nil {
-				_, perr = c.Write(AppendResponse(nil, req.Key, req.SelectProtocol([]string{"chat"})))
+				_, werr = c.Write(AppendResponse(nil, req.Key, req.SelectProtocol([]string{"chat"})))
+			} else {
+				werr = perr
 			}
-			done <- result{req, perr}
+			done <- result{req, werr}
 			io.Copy(io.Discard, c)
 			return
 		}

@@ -40,7 +40,7 @@ type Request struct {
 // already malformed fails at once, without waiting for the rest.
 //
 // Parse checks syntax only; Validate checks the WebSocket rules.
-func Parse(b []byte, maxHead int) (Request, int, error) {
+func Parse(b []byte, maxHead int) (Request, int, *Error) {
 	var r Request
 	if maxHead <= 0 {
 		maxHead = DefaultMaxHead
@@ -70,7 +70,7 @@ func Parse(b []byte, maxHead int) (Request, int, error) {
 
 // incomplete turns a head that has not ended yet into 431 once maxHead
 // bytes of it have arrived.
-func incomplete(b []byte, maxHead int, err error) error {
+func incomplete(b []byte, maxHead int, err *Error) *Error {
 	if err == ErrIncomplete && len(b) >= maxHead {
 		return errorf(431, "request head over "+strconv.Itoa(maxHead)+" bytes")
 	}
@@ -79,7 +79,7 @@ func incomplete(b []byte, maxHead int, err error) error {
 
 // checkPrefix fails a head early when what has arrived of its request line
 // cannot start a valid one (garbage, a TLS hello, a binary protocol).
-func checkPrefix(b []byte) error {
+func checkPrefix(b []byte) *Error {
 	// Before the first space only a method token may come.
 	sp := bytes.IndexByte(b, ' ')
 	m := b
@@ -185,7 +185,7 @@ func (r *Request) IsUpgrade() bool { return r.upgradeWS }
 // *Error with the status to answer: 405 for a method other than GET, 426
 // for a Sec-WebSocket-Version other than 13 (the response then carries
 // "Sec-WebSocket-Version: 13", §4.4), 400 for the rest.
-func (r *Request) Validate() error {
+func (r *Request) Validate() *Error {
 	switch {
 	case string(r.Method) != "GET":
 		e := errorf(405, "method "+quote(r.Method)+" not allowed: the WebSocket handshake is a GET (RFC 6455 §4.2.1)")

@@ -25,9 +25,9 @@ func TestParseChromium(t *testing.T) {
 	head := chromiumHead(t)
 	in := append(append([]byte(nil), head...), 0x81, 0x80) // a frame right behind the head
 	req, n, err := Parse(in, 0)
-	require.NoError(t, err)
+	require.Nil(t, err)
 	assert.Equal(t, len(head), n, "the head ends where the frames begin")
-	require.NoError(t, req.Validate())
+	require.Nil(t, req.Validate())
 	assert.Equal(t, "GET", string(req.Method))
 	assert.Equal(t, "/chat", string(req.Path))
 	assert.Equal(t, "room=1", string(req.Query))
@@ -78,7 +78,7 @@ func TestParseTooLarge(t *testing.T) {
 	_, _, err := Parse([]byte(in[:DefaultMaxHead-1]), 0)
 	assert.ErrorIs(t, err, ErrIncomplete)
 	_, _, err = Parse([]byte(in), 32<<10)
-	assert.NoError(t, err, "the limit is configurable")
+	assert.Nil(t, err, "the limit is configurable")
 }
 
 const good = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -110,10 +110,10 @@ func TestValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _, err := Parse([]byte(tc.in), 0)
-			require.NoError(t, err)
+			require.Nil(t, err)
 			err = req.Validate()
 			if tc.status == 0 {
-				require.NoError(t, err)
+				require.Nil(t, err)
 				return
 			}
 			var e *Error
@@ -153,7 +153,7 @@ func TestMalformedHeaders(t *testing.T) {
 func TestProtocols(t *testing.T) {
 	in := strings.Replace(good, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Protocol: v2.json\r\n\r\n", 1)
 	req, _, err := Parse([]byte(in), 0)
-	require.NoError(t, err)
+	require.Nil(t, err)
 	var ps []string
 	req.Protocols(func(p []byte) bool { ps = append(ps, string(p)); return true })
 	assert.Equal(t, []string{"chat", "superchat", "v2.json"}, ps)
@@ -168,9 +168,9 @@ func TestClientRoundTrip(t *testing.T) {
 	assert.NotEqual(t, key, key2, "keys are fresh")
 	reqBytes := AppendRequest(nil, ClientRequest{Host: "127.0.0.1:9", URI: "/ws/u1?since=3", Key: key[:], Origin: "http://x", Protocols: "chat"})
 	req, n, err := Parse(reqBytes, 0)
-	require.NoError(t, err)
+	require.Nil(t, err)
 	assert.Equal(t, len(reqBytes), n)
-	require.NoError(t, req.Validate())
+	require.Nil(t, req.Validate())
 	assert.Equal(t, "/ws/u1", string(req.Path))
 
 	resp := AppendResponse(nil, req.Key, "chat")
@@ -178,17 +178,17 @@ func TestClientRoundTrip(t *testing.T) {
 		_, _, err := ParseResponse(resp[:i], 0)
 		require.ErrorIs(t, err, ErrIncomplete)
 	}
-	r, n, err := ParseResponse(resp, 0)
-	require.NoError(t, err)
+	r, n, rerr := ParseResponse(resp, 0)
+	require.NoError(t, rerr)
 	assert.Equal(t, len(resp), n)
 	assert.NoError(t, r.Check(key[:]))
 	assert.Equal(t, "chat", string(r.Protocol))
 	assert.ErrorIs(t, r.Check(key2[:]), ErrBadAccept)
 
-	r, _, err = ParseResponse(AppendError(nil, errorf(404, "no route")), 0)
-	require.NoError(t, err)
+	r, _, rerr = ParseResponse(AppendError(nil, errorf(404, "no route")), 0)
+	require.NoError(t, rerr)
 	assert.ErrorIs(t, r.Check(key[:]), ErrBadStatus)
 
-	_, _, err = ParseResponse([]byte("SSH-2.0-OpenSSH\r\n"), 0)
-	assert.ErrorIs(t, err, ErrBadHead)
+	_, _, rerr = ParseResponse([]byte("SSH-2.0-OpenSSH\r\n"), 0)
+	assert.ErrorIs(t, rerr, ErrBadHead)
 }

@@ -47,12 +47,13 @@ const browserPage = `<!doctype html><meta charset="utf-8"><title>wsd echo test</
 </script>`
 
 func TestChromium(t *testing.T) {
-	s, rec := startEcho(t, func(o *Options) {
-		o.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write([]byte(browserPage))
-		})
+	rec := &closeRecorder{}
+	routes := echoRoutes(rec)
+	routes.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(browserPage))
 	})
+	s := startWith(t, nil, routes)
 	ctx := browser.New(t)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("http://"+s.Addr().String()+"/")))
 	var res map[string]any

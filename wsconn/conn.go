@@ -9,44 +9,62 @@ import (
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
-	"github.com/wsd-dev/wsd/trace"
+	"golang.org/x/sys/unix"
 )
 
 // Read-side states, owned by the loop's goroutine.
 const (
-	stHandshake uint8 = iota // reading the request head
-	stOpen                   // frames flow (after our Close, until the peer's: see fSentClose)
-	stDraining               // nothing more to parse (a protocol error, an HTTP error sent): discard until EOF
+	stConnecting uint8 = iota // client: the TCP connect is under way
+	stHandshake               // reading the request head (server) or the response head (client)
+	stOpen                    // frames flow (after our Close too, until the peer's: see fSentClose)
+	stDraining                // nothing more to parse: discard until EOF or the close timeout
 )
 
-// Write-side flags, under Conn.mu; read atomically elsewhere.
+// Flags, changed under Conn.mu and read atomically anywhere.
 const (
 	fSentClose      uint32 = 1 << iota // a Close frame was written or queued: no more data
 	fClosed                            // the fd is closed: nothing may touch it
 	fWantOut                           // EPOLLOUT is armed
 	fCorked                            // the loop is handling this connection's input: small writes gather in the loop's cork buffer
 	fShutAfterFlush                    // shut the write side once the queue drains (HTTP error answers)
+	fClient                            // the client role: frames we send are masked, frames we read must not be (§5.1)
+	fOpened                            // OnOpen was called: OnClose will be
+	fLocalClose                        // this side decided the close (Close, a violation, a timeout, the queue cap)
 )
 
-// Conn is one WebSocket connection. Its methods are safe from any goroutine.
+// Conn is one WebSocket connection, in either role. Its methods are safe
+// from any goroutine. It is kept small (144 bytes): a server holds one per
+// connection and nothing else while the connection is idle.
 type Conn struct {
 	mu    sync.Mutex
 	flags atomic.Uint32
 	fd    int32
 	state uint8
+	gid   uint16 // the Group the connection is in (its number in the engine's registry), 0 for none
+	slot  int32  // index in its loop's list
+	gslot int32  // index in its group's list on this loop
 
-	// Times in milliseconds since the server started (wrapping uint32).
+	// Times in milliseconds since the engine started (wrapping uint32).
 	lastRead  uint32 // last bytes received
-	pingAt    uint32 // our unanswered ping was sent; during the handshake: accept time
+	pingAt    uint32 // our unanswered ping was sent; before the open: accept or dial time
 	closingAt uint32 // our Close was sent (under mu)
 
-	l   *loop
-	h   Handler
-	rd  frame.MessageReader
-	q   *queue      // bytes the socket did not take yet; nil when none (under mu)
-	hs  *[]byte     // a request head split over reads; nil otherwise
-	cls *closeInfo  // set when the close is decided before the socket closes
-	tr  *trace.Conn // the dump of this connection, when traced
+	l  *loop
+	h  Handler
+	rd frame.MessageReader
+	q  *queue                // bytes the socket did not take yet; nil when none (under mu)
+	x  atomic.Pointer[extra] // what only some connections need; nil for most
+}
+
+// extra holds what a connection needs only at times. It is made on first
+// need (under mu, or before the connection is handed to a handler) and
+// dropped again when the handshake no longer needs it, so that an idle
+// connection carries none.
+type extra struct {
+	obs  Observer
+	head []byte    // a head split over reads; a client's request until it is written
+	cls  closeInfo // the close decided before the socket's (code 0: none)
+	key  [24]byte  // client: our Sec-WebSocket-Key, to check the Accept of the answer
 }
 
 // closeInfo is what OnClose will report.
@@ -58,155 +76,92 @@ type closeInfo struct {
 // ErrClosed is returned by Send on a connection that is closing or closed.
 var ErrClosed = errors.New("wsconn: connection closing or closed")
 
-// Handler returns the handler the UpgradeFunc chose for this connection;
-// applications keep their per-connection state in it.
+// Handler returns the handler chosen for this connection (by the
+// UpgradeFunc, or given to Dial); applications keep their state in it.
 func (c *Conn) Handler() Handler { return c.h }
 
 // Loop returns the index of the event loop that owns the connection.
-func (c *Conn) Loop() int { return c.l.ID }
+func (c *Conn) Loop() int { return c.l.id }
 
 // RemoteAddr returns the peer's address (a getpeername call).
 func (c *Conn) RemoteAddr() netip.AddrPort { return poller.PeerAddr(int(c.fd)) }
 
-// Server returns the server the connection belongs to.
-func (c *Conn) Server() *Server { return c.l.s }
+// Server returns the server the connection belongs to, nil for a client
+// connection.
+func (c *Conn) Server() *Server { return c.l.e.srv }
 
-// readable handles an In (or hang-up) event: one read into the loop's
-// buffer, then the bytes go to the state's parser. Loop goroutine only.
-func (c *Conn) readable() {
-	l := c.l
-	n, err := poller.Read(int(c.fd), l.Buf)
-	if err == poller.ErrAgain || err == poller.ErrIntr {
-		return
-	}
-	if n <= 0 {
-		// EOF or a socket error: the peer is gone.
-		c.closeNow(frame.CloseAbnormal, "connection dropped without a close frame")
-		return
-	}
-	c.lastRead = l.s.clock()
-	if c.state != stHandshake {
-		c.pingAt = 0 // any traffic answers our ping
-	}
-	l.stats.bytesIn.Add(int64(n))
-	data := l.Buf[:n]
-	switch c.state {
-	case stHandshake:
-		c.handshake(data)
-	case stOpen:
-		c.input(data)
-	case stDraining:
-		// Discard: the connection is ending.
-	}
+// IsClient reports whether this side is the client.
+func (c *Conn) IsClient() bool { return c.flags.Load()&fClient != 0 }
+
+// IsOpen reports whether the handshake is done and no Close has been sent.
+func (c *Conn) IsOpen() bool {
+	return c.state == stOpen && c.flags.Load()&(fSentClose|fClosed) == 0
 }
 
-// input takes bytes of an open connection: traced (before parsing
-// unmasks them in place), parsed, and the replies they cause written
-// together.
-func (c *Conn) input(data []byte) {
-	if c.tr != nil {
-		c.tr.Feed(trace.ClientToServer, data)
-	}
-	c.cork()
-	c.frames(data)
-	c.uncork()
-}
+// ClosedLocally reports whether this side decided the close: Close was
+// called, the peer broke the protocol, a timeout passed or the queue cap
+// was reached. Meaningful in OnClose.
+func (c *Conn) ClosedLocally() bool { return c.flags.Load()&fLocalClose != 0 }
 
-// frames parses frames from data and dispatches messages.
-func (c *Conn) frames(data []byte) {
-	l := c.l
-	for len(data) > 0 {
-		msg, n, err := c.rd.Next(data)
-		data = data[n:]
-		if err == frame.ErrNeedMore {
-			break
-		}
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		switch msg.OpCode {
-		case frame.OpPing:
-			c.control(frame.OpPong, msg.Payload)
-		case frame.OpPong:
-			// Liveness was noted on read.
-		case frame.OpClose:
-			c.closeReceived(msg.Payload)
-			return
-		default:
-			if c.flags.Load()&fSentClose != 0 {
-				continue // after our Close only the peer's Close matters (§7.1.2)
-			}
-			l.stats.msgsIn.Add(1)
-			c.h.OnMessage(c, msg.OpCode, msg.Payload)
-			if c.state != stOpen || c.flags.Load()&fClosed != 0 {
-				return
-			}
-		}
-	}
-	c.rd.Release()
-}
-
-// fail answers a protocol violation: a Close with its code and reason, then
-// the connection drains until the peer hangs up or CloseTimeout passes
-// (§7.1.7: fail the WebSocket connection).
-func (c *Conn) fail(err error) {
-	code, reason := frame.CloseProtocolError, err.Error()
-	var pe *frame.ProtocolError
-	if errors.As(err, &pe) {
-		code, reason = pe.Code, pe.CloseReason()
-	}
-	c.l.stats.protocolErrors.Add(1)
-	c.cls = &closeInfo{code, reason}
-	c.sendClose(code, reason)
-	c.state = stDraining
-	c.rd.Reset()
-	c.uncork()
-	c.shutdownWrite()
-}
-
-// closeReceived handles the peer's Close (§5.5.1, §7.1.5): answer with the
-// same code unless ours went first, then close the TCP connection (the
-// server closes first, §7.1.1).
-func (c *Conn) closeReceived(p []byte) {
-	code, reason, _ := frame.ParseClose(p) // validated by the reader
-	var b [2]byte
-	echo := b[:0]
-	if code != frame.CloseNoStatus {
-		echo = append(echo, byte(code>>8), byte(code))
-	}
+// Buffered returns the bytes queued for the socket.
+func (c *Conn) Buffered() int {
 	c.mu.Lock()
-	if c.controlLocked(frame.OpClose, echo) {
-		c.closingLocked()
+	defer c.mu.Unlock()
+	if c.q == nil {
+		return 0
 	}
-	c.mu.Unlock()
-	c.uncork()
-	c.closeNow(code, string(reason))
+	return c.q.bytes
 }
 
-// control writes a control frame (pong, close) in order with the data.
-func (c *Conn) control(op frame.Opcode, payload []byte) {
-	c.mu.Lock()
-	c.controlLocked(op, payload)
-	c.mu.Unlock()
+// TCPInfo returns the kernel's TCP_INFO for the connection's socket:
+// segment and byte counters, RTT, retransmissions.
+func (c *Conn) TCPInfo() (*unix.TCPInfo, error) { return poller.TCPInfo(int(c.fd)) }
+
+// extraLocked returns c's extra, making it. The caller holds mu or has
+// not handed c to anyone yet.
+func (c *Conn) extraLocked() *extra {
+	x := c.x.Load()
+	if x == nil {
+		x = &extra{}
+		c.x.Store(x)
+	}
+	return x
 }
 
-// controlLocked writes a control frame unless our Close went already; it
-// reports whether it did. The caller holds c.mu.
-func (c *Conn) controlLocked(op frame.Opcode, payload []byte) bool {
-	if c.flags.Load()&(fClosed|fSentClose) != 0 {
-		return false
+// observer returns c's observer or nil.
+func (c *Conn) observer() Observer {
+	if x := c.x.Load(); x != nil {
+		return x.obs
 	}
-	var hb [frame.MaxHeaderSize]byte
-	n := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}.Encode(hb[:])
-	c.writeLocked(hb[:n], payload, false)
-	return true
+	return nil
+}
+
+// trimExtra drops c's extra once nothing in it is needed. The caller holds
+// mu or has not handed c to anyone yet.
+func (c *Conn) trimExtra() {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 {
+		c.x.Store(nil)
+	}
+}
+
+// decide records the close to report, decided here before the socket's
+// end (a violation, the queue cap). The caller holds mu.
+func (c *Conn) decideLocked(code frame.CloseCode, reason string) {
+	c.setFlag(fLocalClose)
+	if x := c.extraLocked(); x.cls.code == 0 {
+		x.cls = closeInfo{code, reason}
+	}
 }
 
 // Close starts the closing handshake (§7.1.2): it sends a Close frame with
 // code and reason and, once the peer answers or CloseTimeout passes, closes
 // the TCP connection. Safe from any goroutine; later calls do nothing.
 func (c *Conn) Close(code frame.CloseCode, reason string) {
+	c.mu.Lock()
+	if c.flags.Load()&(fClosed|fSentClose) == 0 {
+		c.setFlag(fLocalClose)
+	}
+	c.mu.Unlock()
 	c.sendClose(code, reason)
 }
 
@@ -225,7 +180,7 @@ func (c *Conn) sendClose(code frame.CloseCode, reason string) {
 // sweep's close timeout starts. The caller holds c.mu.
 func (c *Conn) closingLocked() {
 	c.setFlag(fSentClose)
-	c.closingAt = nonzero(c.l.s.clock())
+	c.closingAt = nonzero(c.l.e.clock())
 }
 
 // setFlag and clearFlag change flags; callers hold mu, so plain
@@ -244,30 +199,50 @@ func (c *Conn) shutdownWrite() {
 	c.mu.Unlock()
 }
 
-// closeNow closes the socket and reports OnClose. Loop goroutine only: the
-// fd number is freed here and may be reused by the next accept.
-func (c *Conn) closeNow(code frame.CloseCode, reason string) {
+// closeNow closes the socket and reports the end. Loop goroutine only:
+// the fd number is freed here and may be reused by the next accept.
+func (c *Conn) closeNow(code frame.CloseCode, reason string) { c.end(code, reason, nil) }
+
+// end closes the socket and reports the end: OnClose if the connection
+// opened, a failed dial if a client's never did (dialErr, or one made of
+// reason).
+func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	if c.flags.Load()&fClosed != 0 {
 		return
 	}
-	l, s := c.l, c.l.s
-	if c.cls != nil { // decided earlier: a protocol error, a slow consumer
-		code, reason = c.cls.code, c.cls.reason
+	l, e := c.l, c.l.e
+	if c.gid != 0 {
+		e.groups.get(c.gid).remove(c)
 	}
-	s.table[c.fd].Store(nil) // before close: the number may be reused at once
+	l.drop(c)
+	e.table[c.fd].Store(nil) // before close: the number may be reused at once
 	c.mu.Lock()
 	c.setFlag(fClosed)
 	poller.Close(int(c.fd))
 	c.q = nil
+	x := c.x.Load()
+	c.x.Store(nil)
 	c.mu.Unlock()
-	c.rd.Reset()
-	c.releaseHead()
-	if c.tr != nil {
-		c.tr.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
+	if x != nil && x.cls.code != 0 { // decided earlier: a violation, a slow consumer, the peer's Close
+		code, reason = x.cls.code, x.cls.reason
 	}
-	s.conns.Add(-1)
+	c.rd.Reset()
+	if x != nil && x.obs != nil {
+		x.obs.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
+	}
+	e.conns.Add(-1)
 	l.stats.closed.Add(1)
-	if c.h != nil {
+	switch {
+	case c.flags.Load()&fOpened != 0:
 		c.h.OnClose(c, code, reason)
+	case c.flags.Load()&fClient != 0:
+		if dialErr == nil {
+			dialErr = &DialError{Stage: "handshake", Err: errors.New(reason)}
+		}
+		if dh, ok := c.h.(DialHandler); ok {
+			dh.OnDialError(c, dialErr)
+		} else {
+			c.h.OnClose(c, frame.CloseAbnormal, dialErr.Error())
+		}
 	}
 }

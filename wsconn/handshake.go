@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -13,41 +12,44 @@ import (
 // connection opens, an HTTP error, or a hand-off to net/http for requests
 // that are not upgrades. Loop goroutine only.
 func (c *Conn) handshake(data []byte) {
-	s := c.l.s
+	l := c.l
+	s := l.e.srv
 	in := data
-	if c.hs != nil {
-		*c.hs = append(*c.hs, data...)
-		in = *c.hs
+	x := c.x.Load()
+	if x != nil && x.head != nil {
+		x.head = append(x.head, data...)
+		in = x.head
 	}
 	// The request lives in the loop (one per loop, reused): a Request per
 	// connection would be garbage that idle servers pay for in RSS.
-	req := &c.l.req
+	req := &l.req
 	var n int
-	var err error
-	*req, n, err = upgrade.Parse(in, s.opt.MaxHead)
+	var err *upgrade.Error
+	*req, n, err = upgrade.Parse(in, l.e.opt.MaxHead)
 	if err == upgrade.ErrIncomplete {
-		if c.hs == nil {
+		if x == nil || x.head == nil {
 			// The head is split over reads: keep its bytes, the loop's
 			// buffer will be overwritten.
-			b := append(make([]byte, 0, max(2*len(data), 512)), data...)
-			c.hs = &b
+			c.extraLocked().head = append(make([]byte, 0, max(2*len(data), 512)), data...)
 		}
 		return
 	}
 	if err != nil {
-		c.refuse(err.(*upgrade.Error))
+		c.refuse(err)
 		return
 	}
 	if !req.IsUpgrade() {
 		c.toHTTP(in, req)
 		return
 	}
-	if s.opt.Trace != nil && (s.opt.TraceFilter == nil || s.opt.TraceFilter(req)) {
-		c.tr = s.opt.Trace.Conn(c.RemoteAddr().String(), s.addr.String())
-		c.tr.Feed(trace.ClientToServer, in[:n])
+	if obsFn := l.e.opt.Observe; obsFn != nil {
+		if obs := obsFn(req, c.RemoteAddr(), s.addr); obs != nil {
+			c.extraLocked().obs = obs
+			obs.Received(in[:n])
+		}
 	}
 	if err := req.Validate(); err != nil {
-		c.refuse(err.(*upgrade.Error))
+		c.refuse(err)
 		return
 	}
 	if !s.originAllowed(req.Origin) {
@@ -56,31 +58,43 @@ func (c *Conn) handshake(data []byte) {
 	}
 	var h Handler
 	var ue *upgrade.Error
-	if s.opt.Upgrade == nil {
+	if s.routes.Upgrade == nil {
 		ue = &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
 	} else {
-		h, ue = s.opt.Upgrade(req)
+		h, ue = s.routes.Upgrade(req)
 	}
 	if ue != nil {
 		c.refuse(ue)
 		return
 	}
-	resp := upgrade.AppendResponse(c.l.scratch[:0], req.Key, req.SelectProtocol(s.opt.Protocols))
+	resp := upgrade.AppendResponse(l.scratch[:0], req.Key, req.SelectProtocol(l.e.opt.Protocols))
+	rest := in[n:]
 	c.h = h
 	c.state = stOpen
 	c.pingAt = 0
 	c.mu.Lock()
-	c.writeLocked(nil, resp, false)
+	if x := c.x.Load(); x != nil {
+		x.head = nil // rest still points into it: used below, then dropped
+		c.trimExtra()
+	}
+	c.writeHeadLocked(resp)
+	c.setFlag(fOpened)
 	c.mu.Unlock()
-	c.l.stats.upgrades.Add(1)
+	l.stats.upgrades.Add(1)
 	h.OnOpen(c)
-	if rest := in[n:]; len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
+	if len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
 		c.input(rest) // frames sent right behind the head
 	}
-	c.releaseHead()
 }
 
-func (c *Conn) releaseHead() { c.hs = nil }
+// writeHeadLocked writes an HTTP head (a response, or a client's request),
+// observed. The caller holds c.mu.
+func (c *Conn) writeHeadLocked(head []byte) {
+	if obs := c.observer(); obs != nil {
+		obs.Sent(head)
+	}
+	c.sendLocked(nil, head)
+}
 
 // refuse answers a bad handshake with its status and a one-line body, then
 // drains until the client hangs up or CloseTimeout passes.
@@ -88,10 +102,13 @@ func (c *Conn) refuse(e *upgrade.Error) {
 	resp := upgrade.AppendError(c.l.scratch[:0], e)
 	c.l.stats.handshakeErrors.Add(1)
 	c.state = stDraining
-	c.releaseHead()
 	c.mu.Lock()
-	c.writeLocked(nil, resp, false)
-	c.closingAt = nonzero(c.l.s.clock())
+	if x := c.x.Load(); x != nil {
+		x.head = nil
+		c.trimExtra()
+	}
+	c.writeHeadLocked(resp)
+	c.closingAt = nonzero(c.l.e.clock())
 	c.mu.Unlock()
 	c.shutdownWrite()
 }
@@ -122,21 +139,23 @@ func quoteOrigin(o []byte) string {
 // bytes already read in front of it, or answers 404 when the server has no
 // HTTP handler.
 func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
-	s := c.l.s
+	l := c.l
+	s := l.e.srv
 	if s.http == nil {
 		c.refuse(&upgrade.Error{Status: 404, Msg: "no route for " + string(req.Method) + " " + string(req.Path)})
 		return
 	}
 	pre := append([]byte(nil), in...)
 	fd := int(c.fd)
-	c.l.Del(fd)
-	s.table[fd].Store(nil)
+	l.pl.Del(fd)
+	l.drop(c)
+	l.e.table[fd].Store(nil)
 	c.mu.Lock()
 	c.setFlag(fClosed)
+	c.x.Store(nil)
 	c.mu.Unlock()
-	c.releaseHead()
-	s.conns.Add(-1)
-	c.l.stats.httpReqs.Add(1)
+	l.e.conns.Add(-1)
+	l.stats.httpReqs.Add(1)
 	f := os.NewFile(uintptr(fd), "http")
 	nc, err := net.FileConn(f) // a dup; net/http's poller takes it from here
 	f.Close()

@@ -44,32 +44,39 @@ func (r *closeRecorder) list() []frame.CloseCode {
 	return append([]frame.CloseCode(nil), r.codes...)
 }
 
+// echoRoutes serves /echo, recording closes in rec.
+func echoRoutes(rec *closeRecorder) Routes {
+	return Routes{Upgrade: func(req *upgrade.Request) (Handler, *upgrade.Error) {
+		if string(req.Path) == "/echo" {
+			return echoHandler{rec}, nil
+		}
+		return nil, &upgrade.Error{Status: 404, Msg: "no endpoint " + string(req.Path)}
+	}}
+}
+
 // startEcho runs a server with /echo on a kernel-chosen loopback port.
 func startEcho(t testing.TB, mod func(*Options)) (*Server, *closeRecorder) {
 	t.Helper()
 	rec := &closeRecorder{}
-	o := Options{
-		Addr:   "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Upgrade: func(req *upgrade.Request) (Handler, *upgrade.Error) {
-			if string(req.Path) == "/echo" {
-				return echoHandler{rec}, nil
-			}
-			return nil, &upgrade.Error{Status: 404, Msg: "no endpoint " + string(req.Path)}
-		},
-	}
+	return startWith(t, mod, echoRoutes(rec)), rec
+}
+
+// startWith runs a server serving r on a kernel-chosen loopback port.
+func startWith(t testing.TB, mod func(*Options), r Routes) *Server {
+	t.Helper()
+	o := Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
 		mod(&o)
 	}
 	s, err := New(o)
 	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(r))
 	t.Cleanup(func() {
 		ctx, cancel := contextTimeout(5 * time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
 	})
-	return s, rec
+	return s
 }
 
 // eventually polls cond until it holds or the timeout passes.

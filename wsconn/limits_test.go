@@ -2,7 +2,9 @@ package wsconn
 
 import (
 	"bytes"
+	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 // An idle client gets pings; one that answers stays, one that does not is
@@ -45,11 +48,26 @@ func TestPingAndPingTimeout(t *testing.T) {
 }
 
 // Connections that went idle together are not all pinged in one sweep:
-// their pings spread over up to half an interval.
+// their pings spread over up to half an interval. The pings are timed as
+// the server writes them (an Observer sees every frame), so that the
+// clients' own scheduling does not blur the measure.
 func TestPingsSpreadOverSweeps(t *testing.T) {
 	const interval = 400 * time.Millisecond
+	var mu sync.Mutex
+	var at []time.Duration
+	var start time.Time
 	// A 40 ms close timeout makes the sweep run every 10 ms.
-	s, _ := startEcho(t, func(o *Options) { o.PingInterval = interval; o.CloseTimeout = 40 * time.Millisecond })
+	s, _ := startEcho(t, func(o *Options) {
+		o.PingInterval = interval
+		o.CloseTimeout = 40 * time.Millisecond
+		o.Observe = func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer {
+			return pingTimer(func() {
+				mu.Lock()
+				at = append(at, time.Since(start))
+				mu.Unlock()
+			})
+		}
+	})
 	var clients []*wstest.Client
 	for range 200 {
 		c, err := wstest.Dial(s.Addr().String(), "/echo", "")
@@ -57,41 +75,39 @@ func TestPingsSpreadOverSweeps(t *testing.T) {
 		defer c.Close()
 		clients = append(clients, c)
 	}
-	// All go quiet at the same moment: one message each, echoed.
+	// All go quiet at the same moment: one message each, echoed; then
+	// nobody reads or answers.
+	start = time.Now()
 	for _, c := range clients {
 		c.Write(wstest.Masked(true, frame.OpText, []byte("hi")))
 	}
-	arrivals := make(chan time.Duration, len(clients))
-	start := time.Now()
-	for _, c := range clients {
-		go func() {
-			for {
-				f, err := c.ReadFrame(3 * time.Second)
-				if err != nil {
-					arrivals <- -1
-					return
-				}
-				if f.Header.OpCode == frame.OpPing {
-					arrivals <- time.Since(start)
-					return
-				}
-			}
-		}()
-	}
-	var at []time.Duration
-	for range clients {
-		d := <-arrivals
-		require.GreaterOrEqual(t, d, time.Duration(0), "a client got no ping")
-		at = append(at, d)
-	}
+	eventually(t, 3*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(at) == len(clients)
+	}, "not every client was pinged")
+	mu.Lock()
+	defer mu.Unlock()
 	slices.Sort(at)
 	most := 0 // the most pings within any 20 ms
 	for i := range at {
 		j, _ := slices.BinarySearch(at, at[i]+20*time.Millisecond)
 		most = max(most, j-i)
 	}
+	assert.GreaterOrEqual(t, at[0], interval-2*time.Millisecond, "no ping before an interval of silence (the clock counts whole ms)")
 	assert.LessOrEqual(t, most, len(clients)*2/5, "pings within 20 ms of each other, of %d (spread over %v)", len(clients), at[len(at)-1]-at[0])
 }
+
+// pingTimer is an Observer that calls fn when the server writes a ping.
+type pingTimer func()
+
+func (pingTimer) Received([]byte) {}
+func (fn pingTimer) Sent(b []byte) {
+	if len(b) == 2 && b[0] == 0x89 { // FIN + ping, empty: the header the sweep writes
+		fn()
+	}
+}
+func (pingTimer) End(string) {}
 
 // A server-initiated Close waits for the client's Close; a client that
 // never answers is cut at the close timeout.

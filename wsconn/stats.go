@@ -34,10 +34,11 @@ type Stats struct {
 	MessageMemory     int64 `json:"message_memory"`
 }
 
-// Stats sums the loops' counters.
-func (s *Server) Stats() Stats {
-	st := Stats{Connections: s.conns.Load(), MessageMemory: s.budget.held.Load()}
-	for _, l := range s.loops {
+// Stats sums the loops' counters. For a client, Accepted counts dials and
+// Upgrades the handshakes that succeeded.
+func (e *engine) Stats() Stats {
+	st := Stats{Connections: e.conns.Load(), MessageMemory: e.budget.held.Load()}
+	for _, l := range e.loops {
 		x := &l.stats
 		st.Accepted += x.accepted.Load()
 		st.Refused += x.refused.Load()

@@ -1,9 +1,11 @@
 package wsconn
 
 import (
+	"math/rand/v2"
+	"sync"
+
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
-	"github.com/wsd-dev/wsd/trace"
 )
 
 // queue holds what a socket did not take at once, frame by frame: the
@@ -27,15 +29,12 @@ const corkMax = 4 << 10
 // are dropped (Options.DropOldest). It returns ErrClosed once the
 // connection is closing.
 func (c *Conn) Send(op frame.Opcode, payload []byte) error {
-	var hb [frame.MaxHeaderSize]byte
-	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
-	n := h.Encode(hb[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.flags.Load()&(fClosed|fSentClose) != 0 {
 		return ErrClosed
 	}
-	c.writeLocked(hb[:n], payload, false)
+	c.writeFrameLocked(op, payload)
 	c.l.stats.msgsOut.Add(1)
 	return nil
 }
@@ -45,7 +44,9 @@ func (c *Conn) Send(op frame.Opcode, payload []byte) error {
 // It is immutable; connections that cannot take it at once queue a
 // reference to it, not a copy.
 type Prepared struct {
-	b []byte
+	b   []byte
+	hdr uint8 // header length: a client connection masks b[hdr:] afresh
+	op  frame.Opcode
 }
 
 // Prepare encodes a message as one frame for SendPrepared.
@@ -53,106 +54,241 @@ func Prepare(op frame.Opcode, payload []byte) *Prepared {
 	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
 	b := make([]byte, 0, h.Size()+len(payload))
 	b = frame.AppendHeader(b, h)
-	return &Prepared{b: append(b, payload...)}
+	return &Prepared{b: append(b, payload...), hdr: uint8(h.Size()), op: op}
 }
 
 // Len returns the frame's size on the wire.
 func (p *Prepared) Len() int { return len(p.b) }
 
 // SendPrepared writes a prepared frame. Safe from any goroutine; allocates
-// nothing (a queued frame is referenced, not copied).
+// nothing (a queued frame is referenced, not copied). A client connection
+// masks it afresh (§5.3), as Send would.
 func (c *Conn) SendPrepared(p *Prepared) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.flags.Load()&(fClosed|fSentClose) != 0 {
 		return ErrClosed
 	}
-	c.writeLocked(nil, p.b, true)
+	if c.flags.Load()&fClient != 0 {
+		c.writeFrameLocked(p.op, p.b[p.hdr:])
+	} else {
+		if obs := c.observer(); obs != nil {
+			obs.Sent(p.b)
+		}
+		c.sendSharedLocked(p.b)
+	}
 	c.l.stats.msgsOut.Add(1)
 	return nil
 }
 
-// writeLocked writes hdr+payload after anything already queued or corked.
-// shared means payload is immutable and may be queued by reference. The
-// caller holds c.mu.
-func (c *Conn) writeLocked(hdr, payload []byte, shared bool) {
-	l := c.l
-	if c.tr != nil {
-		c.tr.Feed(trace.ServerToClient, hdr)
-		c.tr.Feed(trace.ServerToClient, payload)
-	}
-	size := len(hdr) + len(payload)
-	if !c.q.empty() {
-		c.enqueue(hdr, payload, shared, size)
+// writeFrameLocked encodes and writes one whole frame in this side's role:
+// a server's as it is, a client's masked with a fresh key (§5.3). The
+// caller holds c.mu. Nothing here keeps payload: callers may build it on
+// the stack.
+func (c *Conn) writeFrameLocked(op frame.Opcode, payload []byte) {
+	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	if c.flags.Load()&fClient == 0 {
+		var hb [frame.MaxHeaderSize]byte
+		hdr := hb[:h.Encode(hb[:])]
+		if obs := c.observer(); obs != nil {
+			observeHeader(obs, h)
+			observeCopy(obs, payload)
+		}
+		c.sendLocked(hdr, payload)
 		return
 	}
-	var cork []byte
-	if c.flags.Load()&fCorked != 0 {
-		if len(l.cork)+size <= cap(l.cork) && len(payload) <= corkMax {
-			l.cork = append(l.cork, hdr...)
-			l.cork = append(l.cork, payload...)
-			return
+	h.Masked = true
+	k := rand.Uint32() // the runtime's per-thread ChaCha8: unpredictable, as §5.3 asks
+	h.Mask = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	c.writeMaskedLocked(h, payload)
+}
+
+// maskChunk is how much of a client frame is masked at a time into a
+// pooled buffer: the caller's payload is never changed.
+const maskChunk = 32 << 10
+
+var maskBufs = sync.Pool{New: func() any { return new([maskChunk]byte) }}
+
+// writeMaskedLocked writes a client frame: into the cork buffer, masked in
+// place, when it fits, else masked chunk by chunk through a pooled buffer.
+func (c *Conn) writeMaskedLocked(h frame.Header, payload []byte) {
+	l := c.l
+	obs := c.observer()
+	var hb [frame.MaxHeaderSize]byte
+	hdr := hb[:h.Encode(hb[:])]
+	size := len(hdr) + len(payload)
+	if c.flags.Load()&fCorked != 0 && c.q.empty() && len(l.cork)+size <= cap(l.cork) && len(payload) <= corkMax {
+		start := len(l.cork)
+		l.cork = append(append(l.cork, hdr...), payload...)
+		frame.Mask(h.Mask, 0, l.cork[start+len(hdr):])
+		if obs != nil {
+			obs.Sent(l.cork[start:])
 		}
-		cork = l.cork
-		l.cork = l.cork[:0]
+		return
 	}
-	n, err := poller.Write(int(c.fd), cork, hdr, payload)
-	if err != nil && err != poller.ErrAgain {
-		return // the socket is broken: the loop sees it on its next read
+	if obs != nil {
+		observeHeader(obs, h)
 	}
-	l.stats.bytesOut.Add(int64(n))
+	buf := maskBufs.Get().(*[maskChunk]byte)
+	for off := 0; ; {
+		n := copy(buf[:], payload[off:])
+		frame.Mask(h.Mask, off, buf[:n])
+		if obs != nil {
+			obs.Sent(buf[:n])
+		}
+		c.sendLocked(hdr, buf[:n])
+		hdr = nil
+		if off += n; off >= len(payload) {
+			break
+		}
+	}
+	maskBufs.Put(buf)
+}
+
+// sendLocked writes hdr+payload after anything already queued or corked;
+// what the socket does not take is copied into the queue, so the caller's
+// bytes are free once it returns. The bytes were observed by the caller.
+// The caller holds c.mu.
+func (c *Conn) sendLocked(hdr, payload []byte) {
+	size := len(hdr) + len(payload)
+	if !c.q.empty() {
+		if c.admit(size) {
+			c.push(join(hdr, payload))
+		}
+		return
+	}
+	cork, gathered := c.gather(hdr, payload)
+	if gathered {
+		return
+	}
+	n, ok := c.write(cork, hdr, payload)
+	if !ok {
+		return
+	}
 	// Queue the part the socket did not take.
-	if k := len(cork) - n; k > 0 {
-		c.enqueue(nil, cork[n:], false, k)
+	if n = c.queueCork(cork, n); n < 0 {
 		n = 0
-	} else {
-		n -= len(cork)
 	}
-	if n < len(hdr) {
-		c.enqueue(hdr[n:], payload, shared, size-n)
-	} else if n < size {
-		c.enqueue(nil, payload[n-len(hdr):], shared, size-n)
+	if n < size && c.admit(size-n) {
+		if n < len(hdr) {
+			c.push(join(hdr[n:], payload))
+		} else {
+			c.push(join(nil, payload[n-len(hdr):]))
+		}
 	}
 }
 
-// enqueue appends a frame (or its unwritten tail) to the queue and arms
-// EPOLLOUT. At QueueCap the slow-consumer policy applies.
-func (c *Conn) enqueue(hdr, payload []byte, shared bool, size int) {
-	s := c.l.s
+// sendSharedLocked writes an immutable frame after anything queued or
+// corked; what the socket does not take is queued by reference. The caller
+// holds c.mu.
+func (c *Conn) sendSharedLocked(b []byte) {
+	if !c.q.empty() {
+		if c.admit(len(b)) {
+			c.push(b)
+		}
+		return
+	}
+	cork, gathered := c.gather(nil, b)
+	if gathered {
+		return
+	}
+	n, ok := c.write(cork, nil, b)
+	if !ok {
+		return
+	}
+	if n = c.queueCork(cork, n); n < 0 {
+		n = 0
+	}
+	if n < len(b) && c.admit(len(b)-n) {
+		c.push(b[n:])
+	}
+}
+
+// gather appends a small frame to the loop's cork buffer while the loop
+// handles this connection's input; a frame that does not fit takes the
+// gathered bytes (returned) out with it.
+func (c *Conn) gather(hdr, payload []byte) (cork []byte, gathered bool) {
+	if c.flags.Load()&fCorked == 0 {
+		return nil, false
+	}
+	l := c.l
+	if len(l.cork)+len(hdr)+len(payload) <= cap(l.cork) && len(payload) <= corkMax {
+		l.cork = append(append(l.cork, hdr...), payload...)
+		return nil, true
+	}
+	cork = l.cork
+	l.cork = l.cork[:0]
+	return cork, false
+}
+
+// write sends cork+hdr+payload with one syscall; ok is false when the
+// socket is broken (the loop sees it on its next read).
+func (c *Conn) write(cork, hdr, payload []byte) (n int, ok bool) {
+	n, err := poller.Write(int(c.fd), cork, hdr, payload)
+	if err != nil && err != poller.ErrAgain {
+		return 0, false
+	}
+	n = max(n, 0)
+	c.l.stats.bytesOut.Add(int64(n))
+	return n, true
+}
+
+// queueCork queues what the socket did not take of the cork (a copy: the
+// cork buffer is the loop's) and returns n less the cork's length.
+func (c *Conn) queueCork(cork []byte, n int) int {
+	if k := len(cork) - n; k > 0 {
+		if c.admit(k) {
+			c.push(join(nil, cork[n:]))
+		}
+		return -k
+	}
+	return n - len(cork)
+}
+
+func join(a, b []byte) []byte {
+	seg := make([]byte, 0, len(a)+len(b))
+	return append(append(seg, a...), b...)
+}
+
+// admit decides whether size more bytes may be queued: at QueueCap the
+// slow-consumer policy applies (close with 1008, or drop the oldest queued
+// frames).
+func (c *Conn) admit(size int) bool {
+	o := &c.l.e.opt
 	if c.q == nil {
 		c.q = &queue{}
 	}
 	q := c.q
-	if q.bytes+size > s.opt.QueueCap && len(q.segs) > 0 {
-		if !s.opt.DropOldest {
-			c.slowConsumer()
-			return
-		}
-		// Drop whole frames after the first (which may be on the wire).
-		drop := 1
-		for drop < len(q.segs) && q.bytes+size > s.opt.QueueCap {
-			q.bytes -= len(q.segs[drop])
-			drop++
-			c.l.stats.queueDrops.Add(1)
-		}
-		q.segs = append(q.segs[:1], q.segs[drop:]...)
-		if q.bytes+size > s.opt.QueueCap {
-			c.l.stats.queueDrops.Add(1) // the new frame itself does not fit
-			return
-		}
+	if q.bytes+size <= o.QueueCap || len(q.segs) == 0 {
+		return true
 	}
-	var seg []byte
-	if shared && len(hdr) == 0 {
-		seg = payload
-	} else {
-		seg = make([]byte, 0, size)
-		seg = append(append(seg, hdr...), payload...)
+	if !o.DropOldest {
+		c.slowConsumer()
+		return false
 	}
+	// Drop whole frames after the first (which may be on the wire).
+	drop := 1
+	for drop < len(q.segs) && q.bytes+size > o.QueueCap {
+		q.bytes -= len(q.segs[drop])
+		drop++
+		c.l.stats.queueDrops.Add(1)
+	}
+	q.segs = append(q.segs[:1], q.segs[drop:]...)
+	if q.bytes+size > o.QueueCap {
+		c.l.stats.queueDrops.Add(1) // the new frame itself does not fit
+		return false
+	}
+	return true
+}
+
+// push appends an admitted segment to the queue and arms EPOLLOUT.
+func (c *Conn) push(seg []byte) {
+	q := c.q
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
 	if c.flags.Load()&fWantOut == 0 {
 		c.setFlag(fWantOut)
-		c.l.Mod(int(c.fd), poller.In|poller.RdHup|poller.Out)
+		c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup|poller.Out)
 	}
 }
 
@@ -165,17 +301,31 @@ func (c *Conn) slowConsumer() {
 	q.bytes = len(q.segs[0])
 	var pb [frame.MaxControlPayload]byte
 	p := frame.AppendClose(pb[:0], frame.ClosePolicyViolation, "slow consumer: send queue over its cap")
-	var hb [frame.MaxHeaderSize]byte
-	n := frame.Header{Fin: true, OpCode: frame.OpClose, Length: int64(len(p))}.Encode(hb[:])
-	seg := append(append(make([]byte, 0, n+len(p)), hb[:n]...), p...)
-	if c.tr != nil {
-		c.tr.Feed(trace.ServerToClient, seg)
+	seg := c.appendFrame(make([]byte, 0, frame.MaxHeaderSize+len(p)), frame.OpClose, p)
+	if obs := c.observer(); obs != nil {
+		obs.Sent(seg)
 	}
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
 	c.closingLocked()
-	c.cls = &closeInfo{frame.ClosePolicyViolation, "slow consumer"}
+	c.decideLocked(frame.ClosePolicyViolation, "slow consumer")
 	c.l.stats.slowCloses.Add(1)
+}
+
+// appendFrame appends a whole frame in this side's role (masked for a
+// client) to dst.
+func (c *Conn) appendFrame(dst []byte, op frame.Opcode, payload []byte) []byte {
+	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	if c.flags.Load()&fClient == 0 {
+		return append(frame.AppendHeader(dst, h), payload...)
+	}
+	k := rand.Uint32()
+	h.Masked, h.Mask = true, [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	dst = frame.AppendHeader(dst, h)
+	start := len(dst)
+	dst = append(dst, payload...)
+	frame.Mask(h.Mask, 0, dst[start:])
+	return dst
 }
 
 // flush writes queued frames on EPOLLOUT, several per writev. Loop
@@ -188,7 +338,7 @@ func (c *Conn) flush() {
 	}
 	q := c.q
 	for !q.empty() {
-		n, err := c.l.Writev(int(c.fd), q.segs)
+		n, err := c.l.pl.Writev(int(c.fd), q.segs)
 		if err != nil {
 			if err != poller.ErrAgain {
 				poller.ShutdownBoth(int(c.fd)) // the read side reports it
@@ -211,7 +361,7 @@ func (c *Conn) flush() {
 	c.q = nil // an idle connection holds no queue
 	if c.flags.Load()&fWantOut != 0 {
 		c.clearFlag(fWantOut)
-		c.l.Mod(int(c.fd), poller.In|poller.RdHup)
+		c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup)
 	}
 	if c.flags.Load()&fShutAfterFlush != 0 {
 		poller.ShutdownWrite(int(c.fd))
@@ -226,6 +376,8 @@ func (c *Conn) cork() {
 	c.mu.Unlock()
 }
 
+// uncork writes what was gathered. The frames were observed when they
+// were gathered.
 func (c *Conn) uncork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,8 +392,5 @@ func (c *Conn) uncork() {
 	}
 	cork := l.cork
 	l.cork = l.cork[:0]
-	tr := c.tr
-	c.tr = nil                      // the corked frames were traced when they were written to the cork
-	c.writeLocked(nil, cork, false) // copies into the queue whatever does not go out
-	c.tr = tr
+	c.sendLocked(nil, cork) // copies into the queue whatever does not go out
 }

@@ -1,0 +1,282 @@
+package wsconn
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/upgrade"
+)
+
+// engine is what a Server and a Client share: the event loops, the
+// connections by fd, the limits and the memory budget, the clock.
+type engine struct {
+	opt    Options
+	role   frame.Role
+	loops  []*loop
+	table  []atomic.Pointer[Conn] // by fd: slots, not a map
+	conns  atomic.Int64
+	start  time.Time
+	next   atomic.Uint32 // round-robin over loops for new connections
+	limits frame.Limits
+	budget budget
+	groups groupRegistry
+	srv    *Server // nil in a client
+}
+
+// loop is one event loop with the engine's per-loop state. Everything but
+// the inbox and the counters is touched only on the loop's goroutine.
+type loop struct {
+	id      int
+	pl      *poller.Loop
+	e       *engine
+	conns   []*Conn         // the loop's connections: what its sweep walks
+	cork    []byte          // gathers small writes to the connection being handled
+	req     upgrade.Request // the request being handshaken
+	scratch []byte          // responses and control frames are built here
+	inbox   inbox
+	stats   stats
+}
+
+// inbox hands new connections to a loop from other goroutines (the
+// accepting loop, a dialer): the loop adopts them into its list before it
+// handles any event, so that its list is complete whenever it walks it.
+type inbox struct {
+	n    atomic.Int32
+	mu   sync.Mutex
+	list []*Conn
+}
+
+func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
+	opt.setDefaults()
+	e.opt, e.role, e.start = opt, role, time.Now()
+	e.budget.max = opt.MaxMessageMemory
+	e.limits = frame.Limits{MaxMessage: opt.MaxMessage, Buffers: &e.budget}
+	maxFDs, err := poller.MaxFDs()
+	if err != nil {
+		return fmt.Errorf("wsconn: %w", err)
+	}
+	e.table = make([]atomic.Pointer[Conn], maxFDs)
+	for i := range opt.Loops {
+		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
+		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
+		if err != nil {
+			e.stopLoops()
+			return err
+		}
+		l.pl = pl
+		e.loops = append(e.loops, l)
+	}
+	return nil
+}
+
+func (e *engine) runLoops() {
+	for _, l := range e.loops {
+		go l.pl.Run()
+	}
+}
+
+func (e *engine) stopLoops() {
+	for _, l := range e.loops {
+		l.pl.Stop()
+		<-l.pl.Done()
+	}
+}
+
+// clock returns milliseconds since the engine started, wrapping at 2^32
+// (49 days; only differences are used).
+func (e *engine) clock() uint32 { return uint32(time.Since(e.start) / time.Millisecond) }
+
+func nonzero(t uint32) uint32 { return max(t, 1) }
+
+func ms(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
+
+// Conns returns the number of connections (handshaking included).
+func (e *engine) Conns() int { return int(e.conns.Load()) }
+
+// NumLoops returns the number of event loops.
+func (e *engine) NumLoops() int { return len(e.loops) }
+
+// pick chooses the loop of a new connection, in turn.
+func (e *engine) pick() *loop { return e.loops[int(e.next.Add(1))%len(e.loops)] }
+
+// register makes c reachable by its fd and hands it to its loop. The
+// caller has set c's fields; the fd is not yet in epoll.
+func (e *engine) register(c *Conn, events uint32) error {
+	e.table[c.fd].Store(c)
+	e.conns.Add(1)
+	l := c.l
+	l.inbox.mu.Lock()
+	l.inbox.list = append(l.inbox.list, c)
+	l.inbox.n.Add(1)
+	l.inbox.mu.Unlock()
+	if err := l.pl.Add(int(c.fd), events); err != nil {
+		// The conn stays in the inbox: the loop adopts it and sees it
+		// closed.
+		c.mu.Lock()
+		c.setFlag(fClosed)
+		c.mu.Unlock()
+		e.table[c.fd].Store(nil)
+		poller.Close(int(c.fd))
+		e.conns.Add(-1)
+		return err
+	}
+	return nil
+}
+
+// adopt moves the inbox into the loop's list. Loop goroutine only.
+func (l *loop) adopt() {
+	if l.inbox.n.Load() == 0 {
+		return
+	}
+	l.inbox.mu.Lock()
+	for i, c := range l.inbox.list {
+		l.inbox.list[i] = nil
+		if c.flags.Load()&fClosed != 0 {
+			continue
+		}
+		c.slot = int32(len(l.conns))
+		l.conns = append(l.conns, c)
+	}
+	l.inbox.list = l.inbox.list[:0]
+	l.inbox.n.Store(0)
+	l.inbox.mu.Unlock()
+}
+
+// drop takes c out of the loop's list: the last one fills its slot.
+func (l *loop) drop(c *Conn) {
+	i, last := int(c.slot), len(l.conns)-1
+	if i < 0 || i > last || l.conns[i] != c {
+		return
+	}
+	if i != last {
+		m := l.conns[last]
+		l.conns[i] = m
+		m.slot = int32(i)
+	}
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	c.slot = -1
+}
+
+// onLoops runs fn on every loop's goroutine and waits for all.
+func (e *engine) onLoops(fn func(l *loop)) {
+	var wg sync.WaitGroup
+	for _, l := range e.loops {
+		wg.Add(1)
+		l.pl.Post(func() {
+			l.adopt()
+			fn(l)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+}
+
+// OnLoops runs fn on every loop's goroutine with the loop's connections
+// and waits for all: fn may use the connections as a handler would.
+func (e *engine) OnLoops(fn func(loop int, conns []*Conn)) {
+	e.onLoops(func(l *loop) { fn(l.id, l.conns) })
+}
+
+// events adapts a loop to poller.Handler, keeping Event and Tick out of
+// the package's API.
+type events struct{ l *loop }
+
+func (ev events) Event(_ *poller.Loop, fd int, bits uint32) {
+	l := ev.l
+	l.adopt()
+	if s := l.e.srv; s != nil && fd == s.lfd {
+		s.accept(l)
+		return
+	}
+	c := l.e.table[fd].Load()
+	if c == nil || c.l != l {
+		return
+	}
+	if c.state == stConnecting {
+		c.connected(bits)
+		return
+	}
+	if bits&poller.Out != 0 {
+		c.flush()
+	}
+	if bits&(poller.In|poller.RdHup|poller.Hup|poller.Err) != 0 && c.flags.Load()&fClosed == 0 {
+		c.readable()
+	}
+}
+
+func (ev events) Tick(_ *poller.Loop, _ time.Time) {
+	l := ev.l
+	l.adopt()
+	if s := l.e.srv; s != nil && l.id == 0 {
+		s.resumeAccepts()
+	}
+	l.sweep()
+	if fn := l.e.opt.OnTick; fn != nil {
+		fn(l.id, l.conns)
+	}
+}
+
+// sweep is the loop's timer wheel: one pass over its own connections per
+// tick serves handshake, ping and close timeouts, with no timer object per
+// connection.
+func (l *loop) sweep() {
+	o := &l.e.opt
+	now := l.e.clock()
+	hs, closeT := ms(o.HandshakeTimeout), ms(o.CloseTimeout)
+	ping := ms(o.PingInterval)
+	// Backwards: closing a connection moves the last one into its slot,
+	// and the last one has been visited already.
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		c := l.conns[i]
+		switch c.state {
+		case stConnecting, stHandshake:
+			if now-c.pingAt >= hs {
+				l.stats.handshakeTimeouts.Add(1)
+				if c.IsClient() {
+					stage := "handshake"
+					if c.state == stConnecting {
+						stage = "connect"
+					}
+					c.dialFailed(&DialError{Stage: stage, Err: ErrTimeout})
+				} else {
+					c.closeNow(frame.CloseAbnormal, "handshake timeout")
+				}
+			}
+		case stOpen, stDraining:
+			if c.flags.Load()&fSentClose != 0 || c.state == stDraining {
+				c.mu.Lock()
+				since := c.closingAt
+				c.mu.Unlock()
+				if now-since >= closeT {
+					c.closeNow(frame.CloseAbnormal, "no close from the peer in time")
+				}
+				continue
+			}
+			if o.PingInterval < 0 {
+				continue
+			}
+			switch {
+			case c.pingAt != 0 && now-c.pingAt >= 2*ping:
+				l.stats.pingTimeouts.Add(1)
+				c.closeNow(frame.CloseAbnormal, "ping timeout")
+			case c.pingAt == 0 && now-c.lastRead >= ping+pingSpread(c.fd, ping):
+				c.control(frame.OpPing, nil)
+				c.pingAt = nonzero(now)
+			}
+		}
+	}
+}
+
+// pingSpread delays a connection's ping by up to half the interval, by its
+// fd: connections that went quiet together (opened in one burst, or all
+// reconnected after a restart) are pinged over several sweeps instead of
+// all in one, which would hold the loop for thousands of sends and their
+// pongs.
+func pingSpread(fd int32, ping uint32) uint32 {
+	return uint32(uint64(ping/2) * uint64(fd%64) / 64)
+}

@@ -1,0 +1,163 @@
+package wsconn
+
+import (
+	"errors"
+
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/poller"
+)
+
+// readable handles an In (or hang-up) event: one read into the loop's
+// buffer, then the bytes go to the state's parser. Loop goroutine only.
+func (c *Conn) readable() {
+	l := c.l
+	buf := l.pl.Buf
+	n, err := poller.Read(int(c.fd), buf)
+	if err == poller.ErrAgain || err == poller.ErrIntr {
+		return
+	}
+	if n <= 0 {
+		// EOF or a socket error: the peer is gone.
+		if c.state == stHandshake && c.IsClient() {
+			c.dialFailed(&DialError{Stage: "handshake", Err: errors.New("the server closed the connection before its answer")})
+			return
+		}
+		c.closeNow(frame.CloseAbnormal, "connection dropped without a close frame")
+		return
+	}
+	c.lastRead = l.e.clock()
+	if c.state != stHandshake {
+		c.pingAt = 0 // any traffic answers our ping
+	}
+	l.stats.bytesIn.Add(int64(n))
+	data := buf[:n]
+	switch c.state {
+	case stHandshake:
+		if c.IsClient() {
+			c.answer(data)
+		} else {
+			c.handshake(data)
+		}
+	case stOpen:
+		c.input(data)
+	case stDraining:
+		// Discard: the connection is ending.
+	}
+}
+
+// input takes bytes of an open connection: observed (before parsing
+// unmasks them in place), parsed, and the replies they cause written
+// together.
+func (c *Conn) input(data []byte) {
+	if obs := c.observer(); obs != nil {
+		c.mu.Lock()
+		obs.Received(data)
+		c.mu.Unlock()
+	}
+	c.cork()
+	c.frames(data)
+	c.uncork()
+}
+
+// frames parses frames from data and dispatches messages.
+func (c *Conn) frames(data []byte) {
+	l := c.l
+	for len(data) > 0 {
+		msg, n, err := c.rd.Next(data)
+		data = data[n:]
+		if err == frame.ErrNeedMore {
+			break
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		switch msg.OpCode {
+		case frame.OpPing:
+			c.control(frame.OpPong, msg.Payload)
+		case frame.OpPong:
+			// Liveness was noted on read.
+		case frame.OpClose:
+			c.closeReceived(msg.Payload)
+			return
+		default:
+			if c.flags.Load()&fSentClose != 0 {
+				continue // after our Close only the peer's Close matters (§7.1.2)
+			}
+			l.stats.msgsIn.Add(1)
+			c.h.OnMessage(c, msg.OpCode, msg.Payload)
+			if c.state != stOpen || c.flags.Load()&fClosed != 0 {
+				return
+			}
+		}
+	}
+	c.rd.Release()
+}
+
+// fail answers a protocol violation: a Close with its code and reason, then
+// the connection drains until the peer hangs up or CloseTimeout passes
+// (§7.1.7: fail the WebSocket connection).
+func (c *Conn) fail(err error) {
+	code, reason := frame.CloseProtocolError, err.Error()
+	var pe *frame.ProtocolError
+	if errors.As(err, &pe) {
+		code, reason = pe.Code, pe.CloseReason()
+	}
+	c.l.stats.protocolErrors.Add(1)
+	c.mu.Lock()
+	c.decideLocked(code, reason)
+	c.mu.Unlock()
+	c.sendClose(code, reason)
+	c.state = stDraining
+	c.rd.Reset()
+	c.uncork()
+	c.shutdownWrite()
+}
+
+// closeReceived handles the peer's Close (§5.5.1, §7.1.5): answer with the
+// same code unless ours went first. The server then closes the TCP
+// connection (it closes first, §7.1.1); a client waits for the server to
+// close it, up to CloseTimeout.
+func (c *Conn) closeReceived(p []byte) {
+	code, reason, _ := frame.ParseClose(p) // validated by the reader
+	var b [2]byte
+	echo := b[:0]
+	if code != frame.CloseNoStatus {
+		echo = append(echo, byte(code>>8), byte(code))
+	}
+	c.mu.Lock()
+	if c.controlLocked(frame.OpClose, echo) {
+		c.closingLocked()
+	}
+	client := c.flags.Load()&fClient != 0
+	if client {
+		if x := c.extraLocked(); x.cls.code == 0 {
+			x.cls = closeInfo{code, string(reason)}
+		}
+	}
+	c.mu.Unlock()
+	c.uncork()
+	if client {
+		c.state = stDraining
+		c.rd.Reset()
+		return
+	}
+	c.closeNow(code, string(reason))
+}
+
+// control writes a control frame (pong, ping) in order with the data.
+func (c *Conn) control(op frame.Opcode, payload []byte) {
+	c.mu.Lock()
+	c.controlLocked(op, payload)
+	c.mu.Unlock()
+}
+
+// controlLocked writes a control frame unless our Close went already; it
+// reports whether it did. The caller holds c.mu.
+func (c *Conn) controlLocked(op frame.Opcode, payload []byte) bool {
+	if c.flags.Load()&(fClosed|fSentClose) != 0 {
+		return false
+	}
+	c.writeFrameLocked(op, payload)
+	return true
+}
