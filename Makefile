@@ -83,7 +83,7 @@ bench-polling: bench-bin
 # The learners' walk-through: a real session through wsdump, step by step.
 docs-protocol: build
 	mkdir -p docs
-	$(BIN)/wsdump -walkthrough docs/protocol.md
+	$(GO) run ./docs/walkthrough docs/protocol.md
 
 clean:
 	rm -rf $(BIN)

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,13 +11,15 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/wsd-dev/wsd/frame"
 )
 
 // Handler returns the HTTP side of the hub: the publish API, stats,
-// health, polling and the demo pages. Use it as wsconn.Options.HTTP.
-func (h *Hub) Handler() http.Handler {
+// health and polling. Unknown routes get JSON 404s; Mux adds routes.
+func (h *Hub) Handler() http.Handler { return jsonErrors(h.Mux()) }
+
+// Mux returns the hub's routes on a new mux, for a caller (the demo) to
+// add its own before wrapping it with JSONErrors.
+func (h *Hub) Mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	api := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, h.authorized(fn)) }
 	api("POST /publish/{user}", h.handlePublish)
@@ -31,10 +32,18 @@ func (h *Hub) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
 	})
 	mux.HandleFunc("GET /poll/{user}", h.handlePoll)
-	mux.HandleFunc("POST /shop/orders", h.handleOrder)
-	addPages(mux)
-	return jsonErrors(mux)
+	return mux
 }
+
+// JSONErrors wraps a mux so that unknown routes and wrong methods get JSON
+// bodies like every other error.
+func JSONErrors(mux *http.ServeMux) http.Handler { return jsonErrors(mux) }
+
+// Fail answers with status and {"error":msg}.
+func Fail(w http.ResponseWriter, status int, msg string) { fail(w, status, msg) }
+
+// WriteJSON answers with status and v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
 // apiError is every error's body.
 type apiError struct {
@@ -117,20 +126,20 @@ func (h *Hub) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 // readMessage reads a message body and its kind: ?binary=1, else text,
-// which must be UTF-8 (§8.1). On failure it has answered.
-func (h *Hub) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, frame.Opcode, bool) {
-	body, ok := h.readBody(w, r)
+// which must be UTF-8 (RFC 6455 §8.1). On failure it has answered.
+func (h *Hub) readMessage(w http.ResponseWriter, r *http.Request) (body []byte, binary, ok bool) {
+	body, ok = h.readBody(w, r)
 	if !ok {
-		return nil, 0, false
+		return nil, false, false
 	}
 	if b := r.URL.Query().Get("binary"); b == "1" || b == "true" {
-		return body, frame.OpBinary, true
+		return body, true, true
 	}
 	if !utf8.Valid(body) {
 		fail(w, http.StatusBadRequest, "text message is not UTF-8: send ?binary=1 for binary data")
-		return nil, 0, false
+		return nil, false, false
 	}
-	return body, frame.OpText, true
+	return body, false, true
 }
 
 // pathName reads a user or room name from the path; on failure it has
@@ -149,11 +158,11 @@ func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, op, ok := h.readMessage(w, r)
+	body, binary, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
-	seq, n := h.Publish(name, body, op == frame.OpBinary)
+	seq, n := h.Publish(name, body, binary)
 	writeJSON(w, http.StatusOK, map[string]any{"user": name, "seq": seq, "delivered": n})
 }
 
@@ -191,20 +200,20 @@ func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, op, ok := h.readMessage(w, r)
+	body, binary, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"room": name, "delivered": h.SendRoom(name, op, body)})
+	writeJSON(w, http.StatusOK, map[string]any{"room": name, "delivered": h.SendRoom(name, body, binary)})
 }
 
 func (h *Hub) handleBroadcast(w http.ResponseWriter, r *http.Request) {
-	body, op, ok := h.readMessage(w, r)
+	body, binary, ok := h.readMessage(w, r)
 	if !ok {
 		return
 	}
 	// Accepted: the loops write it after this answer.
-	writeJSON(w, http.StatusAccepted, map[string]any{"recipients": h.Broadcast(op, body)})
+	writeJSON(w, http.StatusAccepted, map[string]any{"recipients": h.Broadcast(body, binary)})
 }
 
 func (h *Hub) handleUser(w http.ResponseWriter, r *http.Request) {
@@ -217,105 +226,4 @@ func (h *Hub) handleStats(w http.ResponseWriter, r *http.Request) {
 		Server any `json:"server"`
 	}
 	writeJSON(w, http.StatusOK, stats{h.Counts(), h.srv.Stats()})
-}
-
-// pollMessage is one message in a poll answer.
-type pollMessage struct {
-	Seq    uint64          `json:"seq"`
-	Time   time.Time       `json:"time"`
-	Data   json.RawMessage `json:"data,omitempty"`
-	Binary string          `json:"binary,omitempty"` // base64, for binary messages
-}
-
-type pollAnswer struct {
-	User     string        `json:"user"`
-	Seq      uint64        `json:"seq"`   // last sequence number
-	First    uint64        `json:"first"` // oldest kept
-	Unread   int64         `json:"unread"`
-	Gap      bool          `json:"gap"` // messages after since are no longer kept
-	Messages []pollMessage `json:"messages"`
-}
-
-// handlePoll answers GET /poll/{user}?since=SEQ at once (short poll) or,
-// with &wait=25s, when a message arrives or the wait ends (long poll).
-func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
-	name, ok := pathName(w, r, "user")
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	var since uint64
-	if s := q.Get("since"); s != "" {
-		var err error
-		if since, err = strconv.ParseUint(s, 10, 64); err != nil {
-			fail(w, http.StatusBadRequest, "since="+s+" is not a sequence number")
-			return
-		}
-	}
-	var wait time.Duration
-	if s := q.Get("wait"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			if n, err2 := strconv.Atoi(s); err2 == nil {
-				d, err = time.Duration(n)*time.Second, nil
-			}
-		}
-		if err != nil || d < 0 {
-			fail(w, http.StatusBadRequest, "wait="+s+" is not a duration (25s, 1m)")
-			return
-		}
-		wait = min(d, h.opt.MaxPollWait)
-	}
-	u := h.lockUser(name)
-	msgs := u.since(since)
-	if len(msgs) == 0 && wait > 0 {
-		if u.notify == nil {
-			u.notify = make(chan struct{})
-		}
-		ch := u.notify
-		u.waiters++
-		u.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ch: // Publish closed it
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
-		u.mu.Lock()
-		if u.waiters--; u.waiters == 0 && u.notify == ch {
-			u.notify = nil // nobody waits on it any more
-		}
-		msgs = u.since(since)
-	}
-	ans := pollAnswer{User: name, Seq: u.seq, First: u.firstSeq(), Unread: u.unread, Messages: make([]pollMessage, 0, len(msgs))}
-	ans.Gap = since+1 < ans.First && since < u.seq
-	for _, e := range msgs {
-		pm := pollMessage{Seq: e.seq, Time: e.at.UTC()}
-		if e.binary {
-			pm.Binary = base64.StdEncoding.EncodeToString(e.body)
-		} else {
-			pm.Data = appendData(nil, e.body)
-		}
-		ans.Messages = append(ans.Messages, pm)
-	}
-	u.mu.Unlock()
-	h.dropIfEmpty(u)
-	writeJSON(w, http.StatusOK, ans)
-}
-
-// handleOrder is the demo shop's checkout: it notifies the "admin" user.
-func (h *Hub) handleOrder(w http.ResponseWriter, r *http.Request) {
-	var o struct {
-		Item string `json:"item"`
-		Qty  int    `json:"qty"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&o); err != nil || o.Item == "" || o.Qty <= 0 || o.Qty > 1000 {
-		fail(w, http.StatusBadRequest, `send {"item":"name","qty":1..1000}`)
-		return
-	}
-	id := h.orders.Add(1)
-	body, _ := json.Marshal(map[string]any{"type": "order", "id": id, "item": o.Item, "qty": o.Qty, "time": time.Now().UTC()})
-	seq, n := h.Publish("admin", body, false)
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "seq": seq, "delivered": n})
 }

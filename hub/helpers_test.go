@@ -25,15 +25,14 @@ type env struct {
 func start(t testing.TB, hopt Options, mod func(*wsconn.Options)) *env {
 	t.Helper()
 	hopt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := New(hopt)
-	o := wsconn.Options{Addr: "127.0.0.1:0", Logger: hopt.Logger, Upgrade: h.Upgrade, HTTP: h.Handler()}
+	o := wsconn.Options{Addr: "127.0.0.1:0", Logger: hopt.Logger}
 	if mod != nil {
 		mod(&o)
 	}
 	s, err := wsconn.New(o)
 	require.NoError(t, err)
-	h.Attach(s)
-	require.NoError(t, s.Start())
+	h := New(s, hopt)
+	require.NoError(t, s.Start(h.Routes()))
 	e := &env{t: t, hub: h, srv: s, addr: s.Addr().String()}
 	t.Cleanup(e.stop)
 	return e

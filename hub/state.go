@@ -15,7 +15,6 @@ import (
 // clients resume with ?since= across it.
 type savedState struct {
 	Version int         `json:"version"`
-	Orders  int64       `json:"orders"`
 	Users   []savedUser `json:"users"`
 }
 
@@ -35,20 +34,19 @@ type savedMsg struct {
 
 // Save writes the users' sequence numbers, unread counts and histories.
 func (h *Hub) Save(w io.Writer) error {
-	st := savedState{Version: 1, Orders: h.orders.Load()}
+	st := savedState{Version: 1}
 	h.mu.RLock()
-	for _, u := range h.users {
+	h.users.each(func(u *user) {
 		u.mu.Lock()
-		su := savedUser{User: u.name, Seq: u.seq, Unread: u.unread}
-		for i := range u.n {
-			e := u.at(i)
-			su.Messages = append(su.Messages, savedMsg{Seq: e.seq, Time: e.at, Body: e.body, Binary: e.binary})
-		}
+		su := savedUser{User: u.name, Seq: u.seq, Unread: int64(u.unread)}
+		u.since(0, func(e *entry) {
+			su.Messages = append(su.Messages, savedMsg{Seq: e.seq, Time: time.Unix(0, e.at).UTC(), Body: e.body, Binary: e.binary})
+		})
 		u.mu.Unlock()
 		if su.Seq > 0 || su.Unread > 0 {
 			st.Users = append(st.Users, su)
 		}
-	}
+	})
 	h.mu.RUnlock()
 	sort.Slice(st.Users, func(i, j int) bool { return st.Users[i].User < st.Users[j].User })
 	return json.NewEncoder(w).Encode(st)
@@ -63,15 +61,20 @@ func (h *Hub) Load(r io.Reader) error {
 	if st.Version != 1 {
 		return fmt.Errorf("hub state: version %d, want 1", st.Version)
 	}
-	h.orders.Store(st.Orders)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, su := range st.Users {
-		u := &user{name: su.User, seq: su.Seq, unread: su.Unread}
-		for _, m := range su.Messages {
-			u.keep(entry{seq: m.Seq, at: m.Time, body: m.Body, binary: m.Binary}, h.opt.History)
+		if !validName(su.User) || su.Unread < 0 || su.Unread > 1<<32-1 {
+			return fmt.Errorf("hub state: bad user entry %q", su.User)
 		}
-		h.users[su.User] = u
+		if old := h.users.get(su.User); old != nil {
+			h.users.del(old)
+		}
+		u := &user{h: h, name: su.User, seq: su.Seq, unread: uint32(su.Unread)}
+		for _, m := range su.Messages {
+			u.keep(entry{seq: m.Seq, at: m.Time.UnixNano(), body: m.Body, binary: m.Binary}, h.opt.History)
+		}
+		h.users.put(u)
 	}
 	return nil
 }

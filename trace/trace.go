@@ -130,3 +130,11 @@ func (c *Conn) End(reason string) {
 	defer c.mu.Unlock()
 	c.emitEnd(reason)
 }
+
+// Received and Sent make a Conn, seen from the server's side, the
+// observer that wsconn asks for (wsconn.Observer): bytes from the client,
+// bytes to it.
+func (c *Conn) Received(b []byte) { c.Feed(ClientToServer, b) }
+
+// Sent: see Received.
+func (c *Conn) Sent(b []byte) { c.Feed(ServerToClient, b) }

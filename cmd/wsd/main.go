@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
@@ -36,21 +38,21 @@ func run(args []string) error {
 	var origins string
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 5*time.Second, "on SIGINT/SIGTERM, how long closing connections may take")
-	fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.Addr, "addr", wsconn.DefaultAddr, "listen address")
 	fs.IntVar(&o.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
 	fs.BoolVar(&o.ReusePort, "reuseport", false, "set SO_REUSEPORT on the listener")
 	fs.IntVar(&o.MaxConns, "max-conns", 0, "connections at once (0: the fd limit)")
-	fs.Int64Var(&o.MaxMessage, "max-message", 16<<20, "largest message in bytes (→ close 1009)")
-	fs.Int64Var(&o.MaxMessageMemory, "max-message-memory", 256<<20, "bytes all partly received messages may hold together (→ close 1009)")
-	fs.IntVar(&o.MaxHead, "max-head", upgrade.DefaultMaxHead, "largest request head in bytes (→ 431)")
-	fs.IntVar(&o.QueueCap, "queue-cap", 4<<20, "bytes queued per connection before it is a slow consumer")
+	fs.Int64Var(&o.MaxMessage, "max-message", wsconn.DefaultMaxMessage, "largest message in bytes (→ close 1009)")
+	fs.Int64Var(&o.MaxMessageMemory, "max-message-memory", wsconn.DefaultMaxMessageMemory, "bytes all partly received messages may hold together (→ close 1009)")
+	fs.IntVar(&o.MaxHead, "max-head", wsconn.DefaultMaxHead, "largest request head in bytes (→ 431)")
+	fs.IntVar(&o.QueueCap, "queue-cap", wsconn.DefaultQueueCap, "bytes queued per connection before it is a slow consumer")
 	fs.BoolVar(&o.DropOldest, "drop-oldest", false, "at the queue cap drop the oldest queued messages instead of closing with 1008")
-	fs.DurationVar(&o.HandshakeTimeout, "handshake-timeout", 5*time.Second, "time from accept to a complete request head")
-	fs.DurationVar(&o.PingInterval, "ping-interval", 30*time.Second, "idle time before a ping (spread over up to 1.5x it); two more silent intervals close")
-	fs.DurationVar(&o.CloseTimeout, "close-timeout", 5*time.Second, "wait for the peer's close frame after ours")
+	fs.DurationVar(&o.HandshakeTimeout, "handshake-timeout", wsconn.DefaultHandshakeTimeout, "time from accept to a complete request head")
+	fs.DurationVar(&o.PingInterval, "ping-interval", wsconn.DefaultPingInterval, "idle time before a ping (spread over up to 1.5x it); two more silent intervals close")
+	fs.DurationVar(&o.CloseTimeout, "close-timeout", wsconn.DefaultCloseTimeout, "wait for the peer's close frame after ours")
 	fs.StringVar(&origins, "origins", "*", "allowed Origin values, comma-separated (* = any; others get 403)")
 	var ho hub.Options
-	fs.IntVar(&ho.History, "history", 100, "messages kept per user for ?since= resume and polling")
+	fs.IntVar(&ho.History, "history", hub.DefaultHistory, "messages kept per user for ?since= resume and polling")
 	fs.StringVar(&ho.APIToken, "api-token", "", "Bearer token the publish API requires (default: loopback clients only)")
 	traceOn := fs.Bool("trace", false, "dump every connection's handshake and frames (see -trace-path, -trace-user)")
 	tracePath := fs.String("trace-path", "", "with -trace: only connections whose path starts with this")
@@ -80,14 +82,6 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Logger = log
 	ho.MaxMessage, ho.Logger = o.MaxMessage, log
-	h := hub.New(ho)
-	if *statePath != "" {
-		if err := h.LoadFile(*statePath); err != nil {
-			return err
-		}
-	}
-	o.Upgrade = h.Upgrade
-	o.HTTP = h.Handler()
 	if *traceOn || *tracePath != "" || *traceUser != "" {
 		w := os.Stdout
 		if *traceFile != "" {
@@ -99,20 +93,24 @@ func run(args []string) error {
 			w = f
 		}
 		color := !*noColor && !*traceJSON && isTerminal(w)
-		o.Trace = trace.New(w, trace.Options{JSON: *traceJSON, Color: color})
-		o.TraceFilter = traceFilter(*tracePath, *traceUser)
+		o.Observe = observer(trace.New(w, trace.Options{JSON: *traceJSON, Color: color}), *tracePath, *traceUser)
 	}
 
 	srv, err := wsconn.New(o)
 	if err != nil {
 		return err
 	}
-	h.Attach(srv)
+	h := hub.New(srv, ho)
+	if *statePath != "" {
+		if err := h.LoadFile(*statePath); err != nil {
+			return err
+		}
+	}
 	// Catch signals before saying we listen: a SIGTERM right after the
 	// startup line must close connections with 1001, not kill the process.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	if err := srv.Start(); err != nil {
+	if err := srv.Start(demo.New(h, srv).Routes()); err != nil {
 		return err
 	}
 	eff := srv.Options()
@@ -146,21 +144,17 @@ func spareP(loops int) {
 	}
 }
 
-// traceFilter picks the connections -trace dumps: by path prefix, by user
-// (the /ws/{user} path or ?user=), or all.
-func traceFilter(prefix, user string) func(*upgrade.Request) bool {
-	if prefix == "" && user == "" {
-		return nil
-	}
-	return func(r *upgrade.Request) bool {
+// observer traces the connections -trace asks for: by path prefix, by
+// user (the /ws/{user} path or ?user=), or all.
+func observer(tr *trace.Tracer, prefix, user string) func(*upgrade.Request, netip.AddrPort, netip.AddrPort) wsconn.Observer {
+	return func(r *upgrade.Request, remote, local netip.AddrPort) wsconn.Observer {
 		if prefix != "" && !strings.HasPrefix(string(r.Path), prefix) {
-			return false
+			return nil
 		}
-		if user != "" {
-			u := hub.UserOf(r)
-			return u == user
+		if user != "" && hub.UserOf(r) != user {
+			return nil
 		}
-		return true
+		return tr.Conn(remote.String(), local.String())
 	}
 }
 

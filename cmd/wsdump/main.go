@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -39,16 +38,8 @@ func run(args []string, stdout io.Writer) error {
 	noColor := fs.Bool("no-color", false, "no ANSI colours (they are on when the output is a terminal)")
 	maxShow := fs.Int("max-show", 256, "payload bytes shown per frame in the human format")
 	out := fs.String("o", "", "write the dump to this file instead of standard output")
-	walk := fs.String("walkthrough", "", "run a demonstration session against a built-in echo server and write its dump as a markdown walk-through to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if *walk != "" {
-		var b bytes.Buffer
-		if err := walkthrough(&b); err != nil {
-			return err
-		}
-		return os.WriteFile(*walk, b.Bytes(), 0o644)
 	}
 	w := stdout
 	if *out != "" {
@@ -151,22 +142,4 @@ func relay(tr *trace.Tracer, client net.Conn, upstream string) {
 	case <-time.After(10 * time.Second):
 		tc.End(first + "; the other side stayed open 10s, cut")
 	}
-}
-
-// syncBuf is a buffer the relay goroutines may write concurrently.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,4 +1,4 @@
-// Package testserver runs wsd's server and hub in this process on a
+// Package testserver runs wsd's server, hub and demo in this process on a
 // kernel-chosen loopback port, without logs: for tests and demonstrations.
 package testserver
 
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -19,11 +20,11 @@ type Server struct {
 	Addr string // host:port
 }
 
-// Start runs a server with a hub; mod may change its options.
+// Start runs a server with the hub and the demo; mod may change its
+// options.
 func Start(mod func(*wsconn.Options)) (*Server, error) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := hub.New(hub.Options{Logger: logger})
-	o := wsconn.Options{Addr: "127.0.0.1:0", Logger: logger, Upgrade: h.Upgrade, HTTP: h.Handler()}
+	o := wsconn.Options{Addr: "127.0.0.1:0", Logger: logger}
 	if mod != nil {
 		mod(&o)
 	}
@@ -31,8 +32,8 @@ func Start(mod func(*wsconn.Options)) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.Attach(s)
-	if err := s.Start(); err != nil {
+	h := hub.New(s, hub.Options{Logger: logger})
+	if err := s.Start(demo.New(h, s).Routes()); err != nil {
 		return nil, err
 	}
 	return &Server{Hub: h, Srv: s, Addr: s.Addr().String()}, nil

@@ -1,4 +1,4 @@
-package hub
+package demo
 
 import (
 	"embed"

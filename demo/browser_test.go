@@ -1,23 +1,20 @@
-package hub
+package demo
 
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/internal/browser"
-	"github.com/wsd-dev/wsd/wsconn"
 )
 
 const pageWait = 15 * time.Second
 
 func TestEchoPageInChromium(t *testing.T) {
-	e := start(t, Options{}, nil)
+	e := start(t, "127.0.0.1:0", nil)
 	tab := browser.New(t)
 	require.NoError(t, browser.Navigate(tab, "http://"+e.addr+"/echo.html"))
 	require.NoError(t, browser.Click(tab, "#run"))
@@ -29,7 +26,7 @@ func TestEchoPageInChromium(t *testing.T) {
 }
 
 func TestChatPageInChromium(t *testing.T) {
-	e := start(t, Options{}, nil)
+	e := start(t, "127.0.0.1:0", nil)
 	b := browser.New(t)
 	ann, bob := browser.NewTab(t, b), browser.NewTab(t, b)
 	join := func(tab context.Context, nick string) {
@@ -53,7 +50,7 @@ func TestChatPageInChromium(t *testing.T) {
 // modal in the admin's, with a count that stays right across a server
 // restart (the page reconnects with backoff and resumes with ?since=).
 func TestShopAdminInChromium(t *testing.T) {
-	e := start(t, Options{}, nil)
+	e := start(t, "127.0.0.1:0", nil)
 	addr := e.addr
 	b := browser.New(t)
 	admin, shop := browser.NewTab(t, b), browser.NewTab(t, b)
@@ -81,17 +78,7 @@ func TestShopAdminInChromium(t *testing.T) {
 	require.NoError(t, e.hub.Save(&state))
 	status := `document.getElementById('status').textContent`
 	require.NoError(t, browser.WaitTrue(admin, status+`.startsWith('reconnecting in 1000')`, status, pageWait), "the page backs off")
-	h2 := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, h2.Load(&state))
-	s2, err := wsconn.New(wsconn.Options{Addr: addr, Upgrade: h2.Upgrade, HTTP: h2.Handler(), Logger: h2.opt.Logger})
-	require.NoError(t, err)
-	h2.Attach(s2)
-	require.NoError(t, s2.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		s2.Shutdown(ctx)
-	})
+	h2 := start(t, addr, &state).hub
 	// Two orders while the admin page is still away: it must get them on resume.
 	order(4)
 	order(5)

@@ -1,12 +1,16 @@
+// Command walkthrough writes docs/protocol.md: one real session against
+// wsd's echo endpoint, traced as wsd -trace and wsdump trace it, step by
+// step, for people learning the protocol (make docs-protocol).
 package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
@@ -14,24 +18,27 @@ import (
 	"github.com/wsd-dev/wsd/internal/wstest"
 	"github.com/wsd-dev/wsd/trace"
 	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
 )
 
 // step is one stage of the walk-through: what the reader should look at,
-// and what the client does.
+// what the client does, and how many frames the server answers with
+// (read before the dump is taken, so that it is complete).
 type step struct {
 	title, text string
 	do          func(c *wstest.Client) error
+	replies     int
 }
 
 var steps = []step{
 	{"1. The opening handshake", `The client opens a TCP connection and sends an HTTP/1.1 GET with
 "Upgrade: websocket" and a random 16-byte key in base64 (RFC 6455 §4.1). The server proves it
 speaks WebSocket by hashing the key with the protocol's fixed GUID and answering 101 (§4.2.2).
-wsdump recomputes the accept key step by step and checks the server's answer.`, nil},
+The dump recomputes the accept key step by step and checks the server's answer.`, nil, 0},
 	{"2. A masked text frame", `The client sends "Hello". Byte 0 holds FIN and the opcode (0x1, text);
 byte 1 holds MASK=1 and the 7-bit length. Every client frame is masked with a fresh 4-byte key
 (§5.3): the bytes on the wire are the payload XORed with the key. The server's echo is not masked
-(§5.1), so its bytes are the text itself.`, func(c *wstest.Client) error { return c.Send(true, frame.OpText, []byte("Hello")) }},
+(§5.1), so its bytes are the text itself.`, func(c *wstest.Client) error { return c.Send(true, frame.OpText, []byte("Hello")) }, 1},
 	{"3. The three length encodings", `Lengths up to 125 fit in byte 1. For 126-65535 bytes, byte 1 holds 126
 and two more bytes carry the length; beyond that byte 1 holds 127 and eight bytes follow (§5.2).
 Here: 200 bytes of text, then 70,000 bytes of binary.`, func(c *wstest.Client) error {
@@ -39,7 +46,7 @@ Here: 200 bytes of text, then 70,000 bytes of binary.`, func(c *wstest.Client) e
 			return err
 		}
 		return c.Send(true, frame.OpBinary, bytes.Repeat([]byte{0xAB}, 70000))
-	}},
+	}, 2},
 	{"4. A fragmented message, with a ping in the middle", `A message may be split into frames: the first
 carries the opcode and FIN=0, continuations carry opcode 0, the last has FIN=1 (§5.4). Control
 frames may come between fragments. wsdump names each fragment's place and shows the reassembled
@@ -53,46 +60,63 @@ message after the last one; the server echoes the whole message as one frame.`, 
 			if _, err := c.Write(f); err != nil {
 				return err
 			}
-			time.Sleep(30 * time.Millisecond)
 		}
 		return nil
-	}},
+	}, 2},
 	{"5. Ping and pong", `A ping may carry up to 125 bytes; the other side answers with a pong carrying
 the same bytes (§5.5.2, §5.5.3). Servers use pings to find dead connections.`,
-		func(c *wstest.Client) error { return c.Send(true, frame.OpPing, []byte("are you there?")) }},
+		func(c *wstest.Client) error { return c.Send(true, frame.OpPing, []byte("are you there?")) }, 1},
 	{"6. The closing handshake", `Either side sends a Close frame with a 2-byte status code and an
 optional UTF-8 reason (§5.5.1); the other answers with a Close of its own, and the server closes the
 TCP connection first (§7.1.1). The codes and their meanings are listed in §7.4.`, func(c *wstest.Client) error {
 		if _, err := c.Write(wstest.CloseFrame(frame.CloseNormal, "bye")); err != nil {
 			return err
 		}
-		c.ExpectEOF(2 * time.Second)
+		if err := c.ExpectEOF(2 * time.Second); err != nil {
+			return err
+		}
 		return c.Close()
-	}},
+	}, 0},
 }
 
-// walkthrough runs a session against a built-in echo server through the
-// dump and writes it, step by step, as markdown.
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: walkthrough FILE.md")
+		os.Exit(2)
+	}
+	var b bytes.Buffer
+	if err := walkthrough(&b); err != nil {
+		fmt.Fprintln(os.Stderr, "walkthrough:", err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(os.Args[1], b.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "walkthrough:", err)
+		os.Exit(1)
+	}
+}
+
+// walkthrough runs a session against wsd's echo endpoint, traced by the
+// server, and writes the trace, step by step, as markdown.
 func walkthrough(w io.Writer) error {
-	srv, err := testserver.Start(nil)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); srv.Stop() }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	var dump syncBuf
-	go serve(ctx, ln, srv.Addr, trace.New(&dump, trace.Options{MaxShow: 48}))
+	tr := trace.New(&dump, trace.Options{MaxShow: 48})
+	srv, err := testserver.Start(func(o *wsconn.Options) {
+		o.Observe = func(_ *upgrade.Request, remote, local netip.AddrPort) wsconn.Observer {
+			return tr.Conn(remote.String(), local.String())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
 
 	fmt.Fprintf(w, `# The WebSocket protocol, one real session at a time
 
-This walk-through is generated by `+"`make docs-protocol`"+` (`+"`wsdump -walkthrough docs/protocol.md`"+`):
-a client talks to wsd's echo endpoint through wsdump, and each section below is what wsdump printed
-for that step. Masking keys and times change on every run; the structure is the code's own.
-Run it live with `+"`wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080`"+` and point any client at port 9000.
+This walk-through is generated by `+"`make docs-protocol`"+` (`+"`go run ./docs/walkthrough docs/protocol.md`"+`):
+a client talks to wsd's echo endpoint, wsd traces the connection as `+"`wsd -trace`"+` does (the same
+dump `+"`wsdump`"+` prints as a proxy), and each section below is what it printed for that step.
+Masking keys and times change on every run; the structure is the code's own. Run it live with
+`+"`wsd -trace`"+`, or `+"`wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080`"+` and any client on port 9000.
 
 The accept key example of RFC 6455 §1.3, for reference: key %q gives %q.
 
@@ -101,16 +125,18 @@ The accept key example of RFC 6455 §1.3, for reference: key %q gives %q.
 	seen := 0
 	for i, s := range steps {
 		if i == 0 {
-			if c, err = wstest.Dial(ln.Addr().String(), "/echo", ""); err != nil {
+			if c, err = wstest.Dial(srv.Addr, "/echo", ""); err != nil {
 				return err
 			}
 		} else if err := s.do(c); err != nil {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
-		time.Sleep(300 * time.Millisecond) // the echoes arrive and are dumped
-		for i > 0 && i < len(steps)-1 {
-			if _, err := c.ReadFrame(50 * time.Millisecond); err != nil {
-				break // drained the echoes
+		// The server traces what it reads before it answers and what it
+		// writes before the client can read it: once the replies are in,
+		// the dump of the step is complete.
+		for range s.replies {
+			if _, err := c.ReadFrame(5 * time.Second); err != nil {
+				return fmt.Errorf("%s: reading the reply: %w", s.title, err)
 			}
 		}
 		out := dump.String()
@@ -123,4 +149,23 @@ The accept key example of RFC 6455 §1.3, for reference: key %q gives %q.
 func accept(key string) string {
 	a := upgrade.Accept([]byte(key))
 	return string(a[:])
+}
+
+// syncBuf is a buffer the tracer writes from the server's loops while the
+// walk-through reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,229 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+// Upgrade routes upgrade requests to /ws/{user} (percent-encoded) and
+// /ws?user=, with an optional ?since=SEQ. The handler is the user entry
+// itself, or for a resuming connection a small wrapper that remembers
+// since until the hello is out. It allocates nothing for a known user,
+// and only the user entry and its name for a new one.
+func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+	name, ok := userPath(req)
+	if !ok {
+		return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path) + " (try /ws/{user})"}
+	}
+	if name == nil {
+		return nil, &upgrade.Error{Status: 400, Msg: "bad user name in " + string(req.URI) + ": 1-128 bytes of UTF-8 without '/' or control characters"}
+	}
+	since, hasSince, err := sinceParam(req.Query)
+	if err != nil {
+		return nil, err
+	}
+	u := h.lookupBytes(name, true)
+	if hasSince {
+		return &resume{user: u, since: since}, nil
+	}
+	return u, nil
+}
+
+// UserOf returns the user a request connects as (/ws/{user}, /ws?user=),
+// or "".
+func UserOf(req *upgrade.Request) string {
+	name, _ := userPath(req)
+	return string(name)
+}
+
+// userPath reads the user from /ws/{user} or /ws?user=: nil when the name
+// is not valid, ok false for other paths. The name is a view of the
+// request unless it had to be unescaped.
+func userPath(req *upgrade.Request) (name []byte, ok bool) {
+	path := req.Path
+	switch {
+	case bytes.HasPrefix(path, []byte("/ws/")):
+		name = path[len("/ws/"):]
+		if bytes.IndexByte(name, '%') >= 0 {
+			s, err := url.PathUnescape(string(name))
+			if err != nil {
+				return nil, true
+			}
+			name = []byte(s)
+		}
+	case string(path) == "/ws":
+		v, found := queryParam(req.Query, "user")
+		if !found {
+			return nil, true
+		}
+		name = v
+	default:
+		return nil, false
+	}
+	if !validName(unsafe.String(unsafe.SliceData(name), len(name))) {
+		return nil, true
+	}
+	return name, true
+}
+
+// queryParam finds key in a raw query and returns its value, unescaped
+// (a copy only when it had escapes).
+func queryParam(q []byte, key string) ([]byte, bool) {
+	for len(q) > 0 {
+		var kv []byte
+		kv, q, _ = bytes.Cut(q, []byte("&"))
+		k, v, _ := bytes.Cut(kv, []byte("="))
+		if string(k) != key {
+			continue
+		}
+		if bytes.IndexByte(v, '%') >= 0 || bytes.IndexByte(v, '+') >= 0 {
+			s, err := url.QueryUnescape(string(v))
+			if err != nil {
+				return nil, true
+			}
+			return []byte(s), true
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+// sinceParam reads ?since=SEQ.
+func sinceParam(q []byte) (uint64, bool, *upgrade.Error) {
+	v, found := queryParam(q, "since")
+	if !found {
+		return 0, false, nil
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' || n > (1<<64-1-9)/10 {
+			return 0, false, &upgrade.Error{Status: 400, Msg: "since=" + strconv.Quote(string(v)) + " is not a sequence number"}
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if len(v) == 0 {
+		return 0, false, &upgrade.Error{Status: 400, Msg: "since= is empty: give a sequence number"}
+	}
+	return n, true, nil
+}
+
+// ValidName reports whether s may name a user or a room: 1-128 bytes of
+// UTF-8 without '/' or control characters.
+func ValidName(s string) bool { return validName(s) }
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 128 || !utf8.ValidString(s) {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c == 0x7F || c == '/' {
+			return false
+		}
+	}
+	return true
+}
+
+// resume is the handler of a connection that asked for ?since=: the user's
+// handler, with the replay on open.
+type resume struct {
+	*user
+	since uint64
+}
+
+func (r *resume) OnOpen(c *wsconn.Conn) { r.user.open(c, r.since, true) }
+
+// OnOpen registers the connection under its user and sends the hello.
+func (u *user) OnOpen(c *wsconn.Conn) { u.open(c, 0, false) }
+
+// open adds the connection to its user and sends the hello and the missed
+// messages before any live one: Publish holds the same lock.
+func (u *user) open(c *wsconn.Conn, since uint64, replay bool) {
+	h := u.h
+	h.everyone.Add(c)
+	h.online.Add(1)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.addConn(c)
+	if u.online() == 1 {
+		h.onlineUsers.Add(1)
+	}
+	var buf [256]byte
+	hello := Hello{User: u.name, Seq: u.seq, First: u.firstSeq(), Unread: int64(u.unread), Online: u.online()}
+	c.Send(frame.OpText, hello.AppendJSON(buf[:0]))
+	if !replay {
+		return
+	}
+	if first := u.firstSeq(); since+1 < first && since < u.seq {
+		c.Send(frame.OpText, Gap{Since: since, First: first}.AppendJSON(buf[:0]))
+	}
+	u.since(since, func(e *entry) { c.SendPrepared(u.frameFor(e)) })
+}
+
+// OnMessage handles what a client sends: JSON control messages.
+func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
+	h := u.h
+	var m ClientMessage
+	if op != frame.OpText || json.Unmarshal(p, &m) != nil {
+		reply(c, Error{Message: "send JSON control messages: join, leave, read, say"})
+		return
+	}
+	switch m.Type {
+	case "join":
+		if !validName(m.Room) {
+			reply(c, Error{Message: "join: bad room name"})
+			return
+		}
+		h.join(c, m.Room)
+		reply(c, RoomEvent{Type: "joined", Room: m.Room})
+	case "leave":
+		if !h.leave(c, m.Room) {
+			reply(c, Error{Message: "leave: not in room " + m.Room})
+			return
+		}
+		reply(c, RoomEvent{Type: "left", Room: m.Room})
+	case "read":
+		h.markRead(u)
+	case "say":
+		r := h.roomOf(c, m.Room)
+		if r == nil {
+			reply(c, Error{Message: "say: join room " + m.Room + " first"})
+			return
+		}
+		msg := RoomMessage{Room: r.name, From: u.name, Body: bytes.TrimSpace(m.Data)}
+		h.sendRoom(r, wsconn.Prepare(frame.OpText, msg.AppendJSON(nil)))
+	default:
+		reply(c, Error{Message: "unknown message type " + strconv.Quote(m.Type)})
+	}
+}
+
+// OnClose unregisters the connection at once (the group drops it by
+// itself).
+func (u *user) OnClose(c *wsconn.Conn, code frame.CloseCode, reason string) {
+	h := u.h
+	h.online.Add(-1)
+	h.leaveAll(c)
+	u.mu.Lock()
+	u.removeConn(c)
+	gone := u.online() == 0
+	u.mu.Unlock()
+	if gone {
+		h.onlineUsers.Add(-1)
+		h.dropIfEmpty(u)
+	}
+}
+
+// envelope is any of the hub's messages.
+type envelope interface{ AppendJSON([]byte) []byte }
+
+func reply(c *wsconn.Conn, m envelope) {
+	var buf [256]byte
+	c.Send(frame.OpText, m.AppendJSON(buf[:0]))
+}
