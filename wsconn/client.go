@@ -85,7 +85,8 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 		return nil, &DialError{Stage: "connect", Err: fmt.Errorf("fd %d beyond the table of %d", fd, len(cl.table))}
 	}
 	now := cl.clock()
-	c := &Conn{fd: int32(fd), l: cl.pick(), h: t.Handler, state: stConnecting, lastRead: now, pingAt: nonzero(now), slot: -1}
+	c := &Conn{fd: int32(fd), l: cl.pick(), h: t.Handler, state: stConnecting, lastRead: now}
+	c.timer.Store(nonzero(now))
 	c.flags.Store(fClient)
 	c.rd.Role = frame.RoleClient
 	c.rd.Limits = &cl.limits
@@ -157,7 +158,7 @@ func (c *Conn) answer(data []byte) {
 	}
 	rest := in[n:]
 	c.state = stOpen
-	c.pingAt = 0
+	c.timer.Store(0)
 	c.mu.Lock()
 	x.head = nil
 	c.trimExtra()

@@ -33,7 +33,7 @@ const (
 )
 
 // Conn is one WebSocket connection, in either role. Its methods are safe
-// from any goroutine. It is kept small (144 bytes): a server holds one per
+// from any goroutine. It is kept small (128 bytes): a server holds one per
 // connection and nothing else while the connection is idle.
 type Conn struct {
 	mu    sync.Mutex
@@ -41,26 +41,30 @@ type Conn struct {
 	fd    int32
 	state uint8
 	gid   uint16 // the Group the connection is in (its number in the engine's registry), 0 for none
-	slot  int32  // index in its loop's list
 	gslot int32  // index in its group's list on this loop
 
 	// Times in milliseconds since the engine started (wrapping uint32).
-	lastRead  uint32 // last bytes received
-	pingAt    uint32 // our unanswered ping was sent; before the open: accept or dial time
-	closingAt uint32 // our Close was sent (under mu)
+	// lastRead is the loop's alone. timer means, by state: before the
+	// open, the accept (or dial) time; while open, when our unanswered
+	// ping went out (0: none); once our Close is out or the connection
+	// drains, when that began. The loop writes it, and so does whoever
+	// closes (under mu): atomic.
+	lastRead uint32
+	timer    atomic.Uint32
 
 	l  *loop
 	h  Handler
 	rd frame.MessageReader
-	q  *queue                // bytes the socket did not take yet; nil when none (under mu)
 	x  atomic.Pointer[extra] // what only some connections need; nil for most
 }
 
-// extra holds what a connection needs only at times. It is made on first
-// need (under mu, or before the connection is handed to a handler) and
-// dropped again when the handshake no longer needs it, so that an idle
-// connection carries none.
+// extra holds what a connection needs only at times: a queue while the
+// socket is full, a head split over reads, an observer, a close decided
+// early, a client's key. It is made on first need (under mu, or before the
+// connection is handed to a handler) and dropped again once empty, so that
+// an idle connection carries none.
 type extra struct {
+	q    queue // bytes the socket did not take yet (under mu)
 	obs  Observer
 	head []byte    // a head split over reads; a client's request until it is written
 	cls  closeInfo // the close decided before the socket's (code 0: none)
@@ -107,10 +111,10 @@ func (c *Conn) ClosedLocally() bool { return c.flags.Load()&fLocalClose != 0 }
 func (c *Conn) Buffered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.q == nil {
-		return 0
+	if q := c.queued(); q != nil {
+		return q.bytes
 	}
-	return c.q.bytes
+	return 0
 }
 
 // TCPInfo returns the kernel's TCP_INFO for the connection's socket:
@@ -139,9 +143,17 @@ func (c *Conn) observer() Observer {
 // trimExtra drops c's extra once nothing in it is needed. The caller holds
 // mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && c.flags.Load()&fClient == 0 {
 		c.x.Store(nil)
 	}
+}
+
+// queued returns c's queue, nil when there is none. The caller holds mu.
+func (c *Conn) queued() *queue {
+	if x := c.x.Load(); x != nil {
+		return &x.q
+	}
+	return nil
 }
 
 // decide records the close to report, decided here before the socket's
@@ -180,7 +192,7 @@ func (c *Conn) sendClose(code frame.CloseCode, reason string) {
 // sweep's close timeout starts. The caller holds c.mu.
 func (c *Conn) closingLocked() {
 	c.setFlag(fSentClose)
-	c.closingAt = nonzero(c.l.e.clock())
+	c.timer.Store(nonzero(c.l.e.clock()))
 }
 
 // setFlag and clearFlag change flags; callers hold mu, so plain
@@ -191,7 +203,7 @@ func (c *Conn) clearFlag(f uint32) { c.flags.Store(c.flags.Load() &^ f) }
 // shutdownWrite sends FIN once everything queued is out.
 func (c *Conn) shutdownWrite() {
 	c.mu.Lock()
-	if c.q.empty() {
+	if c.queued().empty() {
 		poller.ShutdownWrite(int(c.fd))
 	} else {
 		c.setFlag(fShutAfterFlush)
@@ -200,7 +212,8 @@ func (c *Conn) shutdownWrite() {
 }
 
 // closeNow closes the socket and reports the end. Loop goroutine only:
-// the fd number is freed here and may be reused by the next accept.
+// the fd number is freed here and may be reused by the next accept. The
+// loop's next sweep drops the connection from its list.
 func (c *Conn) closeNow(code frame.CloseCode, reason string) { c.end(code, reason, nil) }
 
 // end closes the socket and reports the end: OnClose if the connection
@@ -214,12 +227,10 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	if c.gid != 0 {
 		e.groups.get(c.gid).remove(c)
 	}
-	l.drop(c)
 	e.table[c.fd].Store(nil) // before close: the number may be reused at once
 	c.mu.Lock()
 	c.setFlag(fClosed)
 	poller.Close(int(c.fd))
-	c.q = nil
 	x := c.x.Load()
 	c.x.Store(nil)
 	c.mu.Unlock()

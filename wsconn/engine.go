@@ -135,31 +135,32 @@ func (l *loop) adopt() {
 	l.inbox.mu.Lock()
 	for i, c := range l.inbox.list {
 		l.inbox.list[i] = nil
-		if c.flags.Load()&fClosed != 0 {
-			continue
+		if c.flags.Load()&fClosed == 0 {
+			l.conns = append(l.conns, c)
 		}
-		c.slot = int32(len(l.conns))
-		l.conns = append(l.conns, c)
 	}
 	l.inbox.list = l.inbox.list[:0]
 	l.inbox.n.Store(0)
 	l.inbox.mu.Unlock()
 }
 
-// drop takes c out of the loop's list: the last one fills its slot.
-func (l *loop) drop(c *Conn) {
-	i, last := int(c.slot), len(l.conns)-1
-	if i < 0 || i > last || l.conns[i] != c {
-		return
+// compact drops closed connections from the loop's list (a connection
+// keeps no index into it: the sweep that walks the list anyway drops them).
+func (l *loop) compact() {
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		if l.conns[i].flags.Load()&fClosed != 0 {
+			l.remove(i)
+		}
 	}
-	if i != last {
-		m := l.conns[last]
-		l.conns[i] = m
-		m.slot = int32(i)
-	}
+}
+
+// remove takes the i-th connection out of the list: the last one fills
+// its slot.
+func (l *loop) remove(i int) {
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
 	l.conns[last] = nil
 	l.conns = l.conns[:last]
-	c.slot = -1
 }
 
 // onLoops runs fn on every loop's goroutine and waits for all.
@@ -169,6 +170,7 @@ func (e *engine) onLoops(fn func(l *loop)) {
 		wg.Add(1)
 		l.pl.Post(func() {
 			l.adopt()
+			l.compact()
 			fn(l)
 			wg.Done()
 		})
@@ -223,19 +225,24 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 
 // sweep is the loop's timer wheel: one pass over its own connections per
 // tick serves handshake, ping and close timeouts, with no timer object per
-// connection.
+// connection, and drops the connections that closed since.
 func (l *loop) sweep() {
 	o := &l.e.opt
 	now := l.e.clock()
 	hs, closeT := ms(o.HandshakeTimeout), ms(o.CloseTimeout)
 	ping := ms(o.PingInterval)
-	// Backwards: closing a connection moves the last one into its slot,
+	// Backwards: removing a connection moves the last one into its slot,
 	// and the last one has been visited already.
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		c := l.conns[i]
+		if c.flags.Load()&fClosed != 0 {
+			l.remove(i)
+			continue
+		}
+		t := c.timer.Load()
 		switch c.state {
 		case stConnecting, stHandshake:
-			if now-c.pingAt >= hs {
+			if now-t >= hs {
 				l.stats.handshakeTimeouts.Add(1)
 				if c.IsClient() {
 					stage := "handshake"
@@ -249,10 +256,11 @@ func (l *loop) sweep() {
 			}
 		case stOpen, stDraining:
 			if c.flags.Load()&fSentClose != 0 || c.state == stDraining {
-				c.mu.Lock()
-				since := c.closingAt
-				c.mu.Unlock()
-				if now-since >= closeT {
+				if t == 0 {
+					// A read cleared the ping time just as the close set
+					// it: the close timeout starts now.
+					c.timer.CompareAndSwap(0, nonzero(now))
+				} else if now-t >= closeT {
 					c.closeNow(frame.CloseAbnormal, "no close from the peer in time")
 				}
 				continue
@@ -261,12 +269,12 @@ func (l *loop) sweep() {
 				continue
 			}
 			switch {
-			case c.pingAt != 0 && now-c.pingAt >= 2*ping:
+			case t != 0 && now-t >= 2*ping:
 				l.stats.pingTimeouts.Add(1)
 				c.closeNow(frame.CloseAbnormal, "ping timeout")
-			case c.pingAt == 0 && now-c.lastRead >= ping+pingSpread(c.fd, ping):
+			case t == 0 && now-c.lastRead >= ping+pingSpread(c.fd, ping):
 				c.control(frame.OpPing, nil)
-				c.pingAt = nonzero(now)
+				c.timer.CompareAndSwap(0, nonzero(now)) // unless a close set it meanwhile
 			}
 		}
 	}

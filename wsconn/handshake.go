@@ -71,7 +71,7 @@ func (c *Conn) handshake(data []byte) {
 	rest := in[n:]
 	c.h = h
 	c.state = stOpen
-	c.pingAt = 0
+	c.timer.Store(0)
 	c.mu.Lock()
 	if x := c.x.Load(); x != nil {
 		x.head = nil // rest still points into it: used below, then dropped
@@ -108,7 +108,7 @@ func (c *Conn) refuse(e *upgrade.Error) {
 		c.trimExtra()
 	}
 	c.writeHeadLocked(resp)
-	c.closingAt = nonzero(c.l.e.clock())
+	c.timer.Store(nonzero(c.l.e.clock()))
 	c.mu.Unlock()
 	c.shutdownWrite()
 }
@@ -148,7 +148,6 @@ func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
 	pre := append([]byte(nil), in...)
 	fd := int(c.fd)
 	l.pl.Del(fd)
-	l.drop(c)
 	l.e.table[fd].Store(nil)
 	c.mu.Lock()
 	c.setFlag(fClosed)

@@ -26,8 +26,8 @@ func (c *Conn) readable() {
 		return
 	}
 	c.lastRead = l.e.clock()
-	if c.state != stHandshake {
-		c.pingAt = 0 // any traffic answers our ping
+	if t := c.timer.Load(); t != 0 && c.state == stOpen && c.flags.Load()&fSentClose == 0 {
+		c.timer.CompareAndSwap(t, 0) // any traffic answers our ping (unless a close set it meanwhile)
 	}
 	l.stats.bytesIn.Add(int64(n))
 	data := buf[:n]

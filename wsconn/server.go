@@ -115,7 +115,8 @@ func (s *Server) accept(l *loop) {
 		poller.SetNoDelay(fd)
 		target := s.pick()
 		now := s.clock()
-		c := &Conn{fd: int32(fd), l: target, state: stHandshake, lastRead: now, pingAt: nonzero(now), slot: -1}
+		c := &Conn{fd: int32(fd), l: target, state: stHandshake, lastRead: now}
+		c.timer.Store(nonzero(now))
 		c.rd.Role = frame.RoleServer
 		c.rd.Limits = &s.limits
 		target.stats.accepted.Add(1)

@@ -117,7 +117,7 @@ func (c *Conn) writeMaskedLocked(h frame.Header, payload []byte) {
 	var hb [frame.MaxHeaderSize]byte
 	hdr := hb[:h.Encode(hb[:])]
 	size := len(hdr) + len(payload)
-	if c.flags.Load()&fCorked != 0 && c.q.empty() && len(l.cork)+size <= cap(l.cork) && len(payload) <= corkMax {
+	if c.flags.Load()&fCorked != 0 && c.queued().empty() && len(l.cork)+size <= cap(l.cork) && len(payload) <= corkMax {
 		start := len(l.cork)
 		l.cork = append(append(l.cork, hdr...), payload...)
 		frame.Mask(h.Mask, 0, l.cork[start+len(hdr):])
@@ -151,7 +151,7 @@ func (c *Conn) writeMaskedLocked(h frame.Header, payload []byte) {
 // The caller holds c.mu.
 func (c *Conn) sendLocked(hdr, payload []byte) {
 	size := len(hdr) + len(payload)
-	if !c.q.empty() {
+	if !c.queued().empty() {
 		if c.admit(size) {
 			c.push(join(hdr, payload))
 		}
@@ -182,7 +182,7 @@ func (c *Conn) sendLocked(hdr, payload []byte) {
 // corked; what the socket does not take is queued by reference. The caller
 // holds c.mu.
 func (c *Conn) sendSharedLocked(b []byte) {
-	if !c.q.empty() {
+	if !c.queued().empty() {
 		if c.admit(len(b)) {
 			c.push(b)
 		}
@@ -255,10 +255,7 @@ func join(a, b []byte) []byte {
 // frames).
 func (c *Conn) admit(size int) bool {
 	o := &c.l.e.opt
-	if c.q == nil {
-		c.q = &queue{}
-	}
-	q := c.q
+	q := &c.extraLocked().q
 	if q.bytes+size <= o.QueueCap || len(q.segs) == 0 {
 		return true
 	}
@@ -283,7 +280,7 @@ func (c *Conn) admit(size int) bool {
 
 // push appends an admitted segment to the queue and arms EPOLLOUT.
 func (c *Conn) push(seg []byte) {
-	q := c.q
+	q := c.queued()
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
 	if c.flags.Load()&fWantOut == 0 {
@@ -296,7 +293,7 @@ func (c *Conn) push(seg []byte) {
 // is cut to the frame on the wire, a Close 1008 goes after it, and the
 // close timeout ends the connection if the peer never reads it.
 func (c *Conn) slowConsumer() {
-	q := c.q
+	q := c.queued()
 	q.segs = q.segs[:1]
 	q.bytes = len(q.segs[0])
 	var pb [frame.MaxControlPayload]byte
@@ -336,7 +333,7 @@ func (c *Conn) flush() {
 	if c.flags.Load()&fClosed != 0 {
 		return
 	}
-	q := c.q
+	q := c.queued()
 	for !q.empty() {
 		n, err := c.l.pl.Writev(int(c.fd), q.segs)
 		if err != nil {
@@ -358,7 +355,10 @@ func (c *Conn) flush() {
 			}
 		}
 	}
-	c.q = nil // an idle connection holds no queue
+	if q != nil {
+		*q = queue{}
+		c.trimExtra() // an idle connection holds no queue
+	}
 	if c.flags.Load()&fWantOut != 0 {
 		c.clearFlag(fWantOut)
 		c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup)
