@@ -30,7 +30,11 @@ func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	if err != nil {
 		return nil, err
 	}
-	u := h.lookupBytes(name, true)
+	// The user must not be dropped before OnOpen adds the connection:
+	// another loop may close its last connection meanwhile.
+	u, mu := h.lockUserBytes(name)
+	u.opens++
+	mu.Unlock()
 	if hasSince {
 		return &resume{user: u, since: since}, nil
 	}
@@ -138,19 +142,20 @@ type resume struct {
 	since uint64
 }
 
-func (r *resume) OnOpen(c *wsconn.Conn) { r.user.open(c, r.since, true) }
+func (r *resume) OnOpen(c *wsconn.Conn) { r.user.open(hubOf(c), c, r.since, true) }
 
 // OnOpen registers the connection under its user and sends the hello.
-func (u *user) OnOpen(c *wsconn.Conn) { u.open(c, 0, false) }
+func (u *user) OnOpen(c *wsconn.Conn) { u.open(hubOf(c), c, 0, false) }
 
 // open adds the connection to its user and sends the hello and the missed
 // messages before any live one: Publish holds the same lock.
-func (u *user) open(c *wsconn.Conn, since uint64, replay bool) {
-	h := u.h
+func (u *user) open(h *Hub, c *wsconn.Conn, since uint64, replay bool) {
 	h.everyone.Add(c)
 	h.online.Add(1)
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	mu := h.lock(u)
+	mu.Lock()
+	defer mu.Unlock()
+	u.opens--
 	u.addConn(c)
 	if u.online() == 1 {
 		h.onlineUsers.Add(1)
@@ -169,7 +174,7 @@ func (u *user) open(c *wsconn.Conn, since uint64, replay bool) {
 
 // OnMessage handles what a client sends: JSON control messages.
 func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
-	h := u.h
+	h := hubOf(c)
 	var m ClientMessage
 	if op != frame.OpText || json.Unmarshal(p, &m) != nil {
 		reply(c, Error{Message: "send JSON control messages: join, leave, read, say"})
@@ -207,13 +212,14 @@ func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
 // OnClose unregisters the connection at once (the group drops it by
 // itself).
 func (u *user) OnClose(c *wsconn.Conn, code frame.CloseCode, reason string) {
-	h := u.h
+	h := hubOf(c)
 	h.online.Add(-1)
 	h.leaveAll(c)
-	u.mu.Lock()
+	mu := h.lock(u)
+	mu.Lock()
 	u.removeConn(c)
 	gone := u.online() == 0
-	u.mu.Unlock()
+	mu.Unlock()
 	if gone {
 		h.onlineUsers.Add(-1)
 		h.dropIfEmpty(u)

@@ -38,6 +38,7 @@ type Hub struct {
 
 	mu    sync.RWMutex
 	users registry
+	locks [256]stripe // users' locks, by the user's address
 
 	roomMu sync.Mutex
 	rooms  map[string]*room
@@ -69,8 +70,26 @@ func New(srv *wsconn.Server, opt Options) *Hub {
 	h := &Hub{opt: opt, srv: srv, start: time.Now(), everyone: srv.NewGroup(),
 		rooms: map[string]*room{}, joined: map[*wsconn.Conn][]*room{}}
 	h.users.seed = maphash.MakeSeed()
+	srv.SetValue(h)
 	return h
 }
+
+// stripe is one of the users' locks, alone on its cache line.
+type stripe struct {
+	sync.Mutex
+	_ [56]byte
+}
+
+// lock returns u's lock: one of 256, by u's address (users never move).
+// Users that share a stripe wait for each other, briefly; no code holds
+// two users' locks at once, so they cannot deadlock.
+func (h *Hub) lock(u *user) *sync.Mutex {
+	p := uint64(uintptr(unsafe.Pointer(u)))
+	return &h.locks[(p*0x9E3779B97F4A7C15)>>56].Mutex
+}
+
+// hubOf finds the hub of a connection's server.
+func hubOf(c *wsconn.Conn) *Hub { return c.Server().Value().(*Hub) }
 
 // Routes are the hub's endpoints, for wsconn.Server.Start: the user
 // connections and the HTTP API.
@@ -88,27 +107,29 @@ func (h *Hub) lookup(name string, create bool) *user {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if u = h.users.get(name); u == nil {
-		u = &user{h: h, name: string([]byte(name))} // interned once: the registry's key too
+		u = &user{name: string([]byte(name))} // interned once: the registry's key too
 		h.users.put(u)
 	}
 	return u
 }
 
-// lookupBytes is lookup for a name in a buffer, without copying it.
-func (h *Hub) lookupBytes(name []byte, create bool) *user {
-	return h.lookup(unsafe.String(unsafe.SliceData(name), len(name)), create)
+// lockUserBytes is lockUser for a name in a buffer, copied only when a
+// user is made.
+func (h *Hub) lockUserBytes(name []byte) (*user, *sync.Mutex) {
+	return h.lockUser(unsafe.String(unsafe.SliceData(name), len(name)))
 }
 
-// lockUser returns the user locked, creating it; it never returns a user
-// that was just removed.
-func (h *Hub) lockUser(name string) *user {
+// lockUser returns the user with its lock held, creating it; it never
+// returns a user that was just removed.
+func (h *Hub) lockUser(name string) (*user, *sync.Mutex) {
 	for {
 		u := h.lookup(name, true)
-		u.mu.Lock()
+		mu := h.lock(u)
+		mu.Lock()
 		if !u.dead {
-			return u
+			return u, mu
 		}
-		u.mu.Unlock()
+		mu.Unlock()
 	}
 }
 
@@ -116,12 +137,13 @@ func (h *Hub) lockUser(name string) *user {
 // messages: connect/close cycles leave nothing behind.
 func (h *Hub) dropIfEmpty(u *user) {
 	h.mu.Lock()
-	u.mu.Lock()
+	mu := h.lock(u)
+	mu.Lock()
 	if !u.dead && u.empty() {
 		u.dead = true
 		h.users.del(u)
 	}
-	u.mu.Unlock()
+	mu.Unlock()
 	h.mu.Unlock()
 }
 
@@ -129,8 +151,8 @@ func (h *Hub) dropIfEmpty(u *user) {
 // user's history; it returns the message's sequence number and how many
 // connections it was written or queued to.
 func (h *Hub) Publish(name string, body []byte, binary bool) (seq uint64, delivered int) {
-	u := h.lockUser(name)
-	defer u.mu.Unlock()
+	u, mu := h.lockUser(name)
+	defer mu.Unlock()
 	u.seq++
 	u.unread++
 	e := entry{seq: u.seq, at: time.Now().UnixNano(), body: append([]byte(nil), body...), binary: binary}
@@ -161,8 +183,9 @@ func (h *Hub) Broadcast(body []byte, binary bool) int {
 
 // markRead sets the user's unread count to 0 and tells all its connections.
 func (h *Hub) markRead(u *user) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	mu := h.lock(u)
+	mu.Lock()
+	defer mu.Unlock()
 	u.unread = 0
 	p := wsconn.Prepare(frame.OpText, Unread{Unread: 0, Seq: u.seq}.AppendJSON(nil))
 	u.each(func(c *wsconn.Conn) { c.SendPrepared(p) })
@@ -181,9 +204,10 @@ type UserInfo struct {
 func (h *Hub) User(name string) UserInfo {
 	info := UserInfo{User: name, First: 1}
 	if u := h.lookup(name, false); u != nil {
-		u.mu.Lock()
+		mu := h.lock(u)
+		mu.Lock()
 		info.Online, info.Seq, info.First, info.Unread = u.online(), u.seq, u.firstSeq(), int64(u.unread)
-		u.mu.Unlock()
+		mu.Unlock()
 	}
 	return info
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 func TestRegistryAndPublishToUser(t *testing.T) {
@@ -289,4 +290,19 @@ func TestPublishBatch(t *testing.T) {
 	assert.Equal(t, 400, st)
 	st, _ = e.request("POST", "/publish", `[{"user":"","message":"x"}]`)
 	assert.Equal(t, 400, st)
+}
+
+// Between Upgrade and OnOpen (a connection's handshake on one loop) the
+// user must stay: another loop closing the user's last connection, or a
+// poll ending, would otherwise drop the entry the new connection is about
+// to join, and messages to the user would go to a new entry it never sees.
+func TestUserStaysBetweenUpgradeAndOpen(t *testing.T) {
+	e := start(t, Options{}, nil)
+	req, _, perr := upgrade.Parse([]byte("GET /ws/racer HTTP/1.1\r\nHost: x\r\n\r\n"), 0)
+	require.Nil(t, perr)
+	hd, uerr := e.hub.Upgrade(&req)
+	require.Nil(t, uerr)
+	u := hd.(*user)
+	e.hub.dropIfEmpty(u) // what a closing connection of the same user does
+	assert.Same(t, u, e.hub.lookup("racer", false), "the user was dropped while a connection was opening")
 }

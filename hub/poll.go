@@ -39,8 +39,8 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(d, h.opt.MaxPollWait)
 	}
-	u := h.lockUser(name)
-	u.wait(r.Context(), since, wait)
+	u, mu := h.lockUser(name)
+	u.wait(r.Context(), mu, since, wait)
 	first := u.firstSeq()
 	b := make([]byte, 0, 256)
 	b = append(b, `{"user":`...)
@@ -59,7 +59,7 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 		n++
 	})
 	b = append(b, "]}\n"...)
-	u.mu.Unlock()
+	mu.Unlock()
 	h.dropIfEmpty(u)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Write(b)

@@ -37,12 +37,13 @@ func (h *Hub) Save(w io.Writer) error {
 	st := savedState{Version: 1}
 	h.mu.RLock()
 	h.users.each(func(u *user) {
-		u.mu.Lock()
+		mu := h.lock(u)
+		mu.Lock()
 		su := savedUser{User: u.name, Seq: u.seq, Unread: int64(u.unread)}
 		u.since(0, func(e *entry) {
 			su.Messages = append(su.Messages, savedMsg{Seq: e.seq, Time: time.Unix(0, e.at).UTC(), Body: e.body, Binary: e.binary})
 		})
-		u.mu.Unlock()
+		mu.Unlock()
 		if su.Seq > 0 || su.Unread > 0 {
 			st.Users = append(st.Users, su)
 		}
@@ -70,7 +71,7 @@ func (h *Hub) Load(r io.Reader) error {
 		if old := h.users.get(su.User); old != nil {
 			h.users.del(old)
 		}
-		u := &user{h: h, name: su.User, seq: su.Seq, unread: uint32(su.Unread)}
+		u := &user{name: su.User, seq: su.Seq, unread: uint32(su.Unread)}
 		for _, m := range su.Messages {
 			u.keep(entry{seq: m.Seq, at: m.Time.UnixNano(), body: m.Body, binary: m.Binary}, h.opt.History)
 		}

@@ -15,14 +15,15 @@ import (
 // nothing beyond a slot among its connections. What only an active user
 // needs — more connections, the history ring, long-poll waiters — sits in
 // more, made when first needed and dropped when empty, so that an idle
-// user with one connection is these 64 bytes and its name.
+// user with one connection is these 48 bytes and its name. (Its lock is
+// one of the hub's stripes, Hub.lock, and the hub is found through the
+// connection's server: a pointer to either would make it 64.)
 type user struct {
-	h      *Hub
 	name   string
-	mu     sync.Mutex
 	seq    uint64 // last sequence number given
 	unread uint32
 	dead   bool         // removed from the registry: look it up again
+	opens  uint8        // connections between Upgrade and OnOpen (at most one per loop): the user must stay
 	conn   *wsconn.Conn // the first connection, or nil
 	more   *userMore
 }
@@ -45,7 +46,7 @@ type entry struct {
 	binary bool
 }
 
-// The caller of every method below holds u.mu.
+// The caller of every method below holds the user's lock (Hub.lock).
 
 func (u *user) moreOf() *userMore {
 	if u.more == nil {
@@ -115,7 +116,7 @@ func (u *user) removeConn(c *wsconn.Conn) {
 }
 
 // empty reports whether the user holds nothing worth keeping.
-func (u *user) empty() bool { return u.conn == nil && u.more == nil && u.unread == 0 }
+func (u *user) empty() bool { return u.conn == nil && u.more == nil && u.unread == 0 && u.opens == 0 }
 
 // keep adds e to the ring, which grows up to max entries and then drops
 // the oldest.
@@ -187,10 +188,10 @@ func (u *user) wake() {
 	}
 }
 
-// wait returns the kept messages after seq, waiting up to d (or until ctx
-// ends) for one to arrive when there is none: a long poll. It holds u.mu
-// on entry and on return, not while it waits.
-func (u *user) wait(ctx context.Context, seq uint64, d time.Duration) {
+// wait waits up to d (or until ctx ends) for a message after seq when
+// none is kept: a long poll. It holds mu, the user's lock, on entry and on
+// return, not while it waits.
+func (u *user) wait(ctx context.Context, mu *sync.Mutex, seq uint64, d time.Duration) {
 	if d <= 0 || u.seq > seq && u.kept() > 0 && u.more.at(u.more.n-1).seq > seq {
 		return
 	}
@@ -200,7 +201,7 @@ func (u *user) wait(ctx context.Context, seq uint64, d time.Duration) {
 	}
 	ch := m.notify
 	m.waiters++
-	u.mu.Unlock()
+	mu.Unlock()
 	t := time.NewTimer(d)
 	select {
 	case <-ch: // Publish closed it
@@ -208,7 +209,7 @@ func (u *user) wait(ctx context.Context, seq uint64, d time.Duration) {
 	case <-ctx.Done():
 	}
 	t.Stop()
-	u.mu.Lock()
+	mu.Lock()
 	m = u.moreOf() // trim may not drop it while waiters > 0: still the same
 	if m.waiters--; m.waiters == 0 && m.notify == ch {
 		m.notify = nil // nobody waits on it any more

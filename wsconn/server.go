@@ -49,6 +49,7 @@ type Server struct {
 	addr   netip.AddrPort
 	routes Routes
 	http   *httpBridge
+	value  any
 
 	acceptPaused atomic.Bool // out of fds: the listener is off until the next tick
 	shutting     atomic.Bool
@@ -71,6 +72,14 @@ func New(opt Options) (*Server, error) {
 	s.lfd, s.addr = fd, addr
 	return s, nil
 }
+
+// SetValue keeps the application's object for the server (before Start),
+// so that a handler shared by many connections need not point at it: it
+// finds it through c.Server().Value().
+func (s *Server) SetValue(v any) { s.value = v }
+
+// Value returns what SetValue kept.
+func (s *Server) Value() any { return s.value }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
