@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"iter"
 
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ type Engine struct {
 type Loop struct {
 	ID    int
 	e     *Engine
-	conns []*wsconn.Conn // during Tick: the loop's connections
+	conns iter.Seq[*wsconn.Conn] // during Tick: the loop's connections
 
 	ConnectHist   Histogram // TCP connect time
 	HandshakeHist Histogram // request sent → 101 checked
@@ -217,7 +218,7 @@ func (e *Engine) fail(c Cause, msg string) {
 }
 
 // tick runs the scenario on one loop.
-func (e *Engine) tick(loop int, conns []*wsconn.Conn) {
+func (e *Engine) tick(loop int, conns iter.Seq[*wsconn.Conn]) {
 	l := e.loops[loop]
 	l.conns = conns
 	e.sc.Tick(l, e.Now())
@@ -227,7 +228,7 @@ func (e *Engine) tick(loop int, conns []*wsconn.Conn) {
 // EachOpen calls fn for each open connection of the loop; scenarios call
 // it from Tick.
 func (l *Loop) EachOpen(fn func(c *Conn)) {
-	for _, wc := range l.conns {
+	for wc := range l.conns {
 		if c, ok := wc.Handler().(*Conn); ok && wc.IsOpen() {
 			fn(c)
 		}
@@ -245,9 +246,9 @@ func (e *Engine) Bytes() (in, out int64) {
 // packets received and sent, as the kernel counts them.
 func (e *Engine) Segments() (in, out int64) {
 	var mu sync.Mutex
-	e.cl.OnLoops(func(_ int, conns []*wsconn.Conn) {
+	e.cl.OnLoops(func(_ int, conns iter.Seq[*wsconn.Conn]) {
 		var si, so int64
-		for _, c := range conns {
+		for c := range conns {
 			if ti, err := c.TCPInfo(); err == nil && c.IsOpen() {
 				si += int64(ti.Segs_in)
 				so += int64(ti.Segs_out)
@@ -295,7 +296,7 @@ func (e *Engine) Stats() Stats {
 
 // OnLoops runs fn on every loop and waits for all.
 func (e *Engine) OnLoops(fn func(l *Loop)) {
-	e.cl.OnLoops(func(i int, conns []*wsconn.Conn) {
+	e.cl.OnLoops(func(i int, conns iter.Seq[*wsconn.Conn]) {
 		l := e.loops[i]
 		l.conns = conns
 		fn(l)

@@ -50,8 +50,8 @@ func TestSendAllocatesNothing(t *testing.T) {
 	go io.Copy(io.Discard, c.Conn.(*net.TCPConn))
 	var conn *Conn
 	eventually(t, time.Second, func() bool {
-		for i := range s.table {
-			if x := s.table[i].Load(); x != nil {
+		for i := range s.table.Size() {
+			if x := s.table.Load(i); x != nil {
 				conn = x
 				return true
 			}

@@ -80,9 +80,9 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 	if err != nil {
 		return nil, &DialError{Stage: "connect", Err: err}
 	}
-	if fd >= len(cl.table) {
+	if fd >= cl.table.Size() {
 		poller.Close(fd)
-		return nil, &DialError{Stage: "connect", Err: fmt.Errorf("fd %d beyond the table of %d", fd, len(cl.table))}
+		return nil, &DialError{Stage: "connect", Err: fmt.Errorf("fd %d beyond the table of %d", fd, cl.table.Size())}
 	}
 	now := cl.clock()
 	c := &Conn{fd: int32(fd), l: cl.pick(), h: t.Handler, state: stConnecting, lastRead: now}
@@ -190,8 +190,8 @@ func (c *Conn) dialFailed(err *DialError) {
 // for the close handshakes, then cuts what is left and stops the loops.
 func (cl *Client) Close(timeout time.Duration) {
 	cl.onLoops(func(l *loop) {
-		for i := len(l.conns) - 1; i >= 0; i-- {
-			if c := l.conns[i]; c.state == stOpen {
+		for i := l.conns.Len() - 1; i >= 0; i-- {
+			if c := l.conns.At(i); c.state == stOpen {
 				c.Close(frame.CloseNormal, "")
 			}
 		}
@@ -201,8 +201,8 @@ func (cl *Client) Close(timeout time.Duration) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cl.onLoops(func(l *loop) {
-		for i := len(l.conns) - 1; i >= 0; i-- {
-			l.conns[i].closeNow(frame.CloseAbnormal, "client closed after "+strconv.Itoa(int(timeout/time.Millisecond))+" ms")
+		for i := l.conns.Len() - 1; i >= 0; i-- {
+			l.conns.At(i).closeNow(frame.CloseAbnormal, "client closed after "+strconv.Itoa(int(timeout/time.Millisecond))+" ms")
 		}
 	})
 	cl.stopLoops()

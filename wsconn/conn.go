@@ -227,7 +227,7 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	if c.gid != 0 {
 		e.groups.get(c.gid).remove(c)
 	}
-	e.table[c.fd].Store(nil) // before close: the number may be reused at once
+	e.table.Store(int(c.fd), nil) // before close: the number may be reused at once
 	c.mu.Lock()
 	c.setFlag(fClosed)
 	poller.Close(int(c.fd))

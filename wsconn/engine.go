@@ -2,11 +2,13 @@ package wsconn
 
 import (
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/chunked"
 	"github.com/wsd-dev/wsd/poller"
 	"github.com/wsd-dev/wsd/upgrade"
 )
@@ -17,7 +19,7 @@ type engine struct {
 	opt    Options
 	role   frame.Role
 	loops  []*loop
-	table  []atomic.Pointer[Conn] // by fd: slots, not a map
+	table  *chunked.Table[Conn] // by fd: slots, not a map
 	conns  atomic.Int64
 	start  time.Time
 	next   atomic.Uint32 // round-robin over loops for new connections
@@ -33,10 +35,10 @@ type loop struct {
 	id      int
 	pl      *poller.Loop
 	e       *engine
-	conns   []*Conn         // the loop's connections: what its sweep walks
-	cork    []byte          // gathers small writes to the connection being handled
-	req     upgrade.Request // the request being handshaken
-	scratch []byte          // responses and control frames are built here
+	conns   chunked.List[Conn] // the loop's connections: what its sweep walks
+	cork    []byte             // gathers small writes to the connection being handled
+	req     upgrade.Request    // the request being handshaken
+	scratch []byte             // responses and control frames are built here
 	inbox   inbox
 	stats   stats
 }
@@ -59,7 +61,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	if err != nil {
 		return fmt.Errorf("wsconn: %w", err)
 	}
-	e.table = make([]atomic.Pointer[Conn], maxFDs)
+	e.table = chunked.NewTable[Conn](maxFDs)
 	for i := range opt.Loops {
 		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
 		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
@@ -106,7 +108,7 @@ func (e *engine) pick() *loop { return e.loops[int(e.next.Add(1))%len(e.loops)] 
 // register makes c reachable by its fd and hands it to its loop. The
 // caller has set c's fields; the fd is not yet in epoll.
 func (e *engine) register(c *Conn, events uint32) error {
-	e.table[c.fd].Store(c)
+	e.table.Store(int(c.fd), c)
 	e.conns.Add(1)
 	l := c.l
 	l.inbox.mu.Lock()
@@ -119,7 +121,7 @@ func (e *engine) register(c *Conn, events uint32) error {
 		c.mu.Lock()
 		c.setFlag(fClosed)
 		c.mu.Unlock()
-		e.table[c.fd].Store(nil)
+		e.table.Store(int(c.fd), nil)
 		poller.Close(int(c.fd))
 		e.conns.Add(-1)
 		return err
@@ -136,7 +138,7 @@ func (l *loop) adopt() {
 	for i, c := range l.inbox.list {
 		l.inbox.list[i] = nil
 		if c.flags.Load()&fClosed == 0 {
-			l.conns = append(l.conns, c)
+			l.conns.Push(c)
 		}
 	}
 	l.inbox.list = l.inbox.list[:0]
@@ -147,20 +149,11 @@ func (l *loop) adopt() {
 // compact drops closed connections from the loop's list (a connection
 // keeps no index into it: the sweep that walks the list anyway drops them).
 func (l *loop) compact() {
-	for i := len(l.conns) - 1; i >= 0; i-- {
-		if l.conns[i].flags.Load()&fClosed != 0 {
-			l.remove(i)
+	for i := l.conns.Len() - 1; i >= 0; i-- {
+		if l.conns.At(i).flags.Load()&fClosed != 0 {
+			l.conns.SwapRemove(i)
 		}
 	}
-}
-
-// remove takes the i-th connection out of the list: the last one fills
-// its slot.
-func (l *loop) remove(i int) {
-	last := len(l.conns) - 1
-	l.conns[i] = l.conns[last]
-	l.conns[last] = nil
-	l.conns = l.conns[:last]
 }
 
 // onLoops runs fn on every loop's goroutine and waits for all.
@@ -180,8 +173,8 @@ func (e *engine) onLoops(fn func(l *loop)) {
 
 // OnLoops runs fn on every loop's goroutine with the loop's connections
 // and waits for all: fn may use the connections as a handler would.
-func (e *engine) OnLoops(fn func(loop int, conns []*Conn)) {
-	e.onLoops(func(l *loop) { fn(l.id, l.conns) })
+func (e *engine) OnLoops(fn func(loop int, conns iter.Seq[*Conn])) {
+	e.onLoops(func(l *loop) { fn(l.id, l.conns.All) })
 }
 
 // events adapts a loop to poller.Handler, keeping Event and Tick out of
@@ -195,7 +188,7 @@ func (ev events) Event(_ *poller.Loop, fd int, bits uint32) {
 		s.accept(l)
 		return
 	}
-	c := l.e.table[fd].Load()
+	c := l.e.table.Load(fd)
 	if c == nil || c.l != l {
 		return
 	}
@@ -219,7 +212,7 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 	}
 	l.sweep()
 	if fn := l.e.opt.OnTick; fn != nil {
-		fn(l.id, l.conns)
+		fn(l.id, l.conns.All)
 	}
 }
 
@@ -233,10 +226,10 @@ func (l *loop) sweep() {
 	ping := ms(o.PingInterval)
 	// Backwards: removing a connection moves the last one into its slot,
 	// and the last one has been visited already.
-	for i := len(l.conns) - 1; i >= 0; i-- {
-		c := l.conns[i]
+	for i := l.conns.Len() - 1; i >= 0; i-- {
+		c := l.conns.At(i)
 		if c.flags.Load()&fClosed != 0 {
-			l.remove(i)
+			l.conns.SwapRemove(i)
 			continue
 		}
 		t := c.timer.Load()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsd-dev/wsd/internal/chunked"
 )
 
 // GroupChunk is how many connections a loop writes a group send to before
@@ -35,7 +37,7 @@ type Group struct {
 type groupLoop struct {
 	g     *Group
 	l     *loop
-	list  []*Conn
+	list  chunked.List[Conn]
 	queue []*Prepared // sends waiting; queue[head] is being written
 	head  int
 	pos   int // list[:pos] has queue[head] already
@@ -94,8 +96,8 @@ func (g *Group) Add(c *Conn) error {
 		return ErrClosed
 	}
 	gl := &g.loops[c.l.id]
-	c.gid, c.gslot = g.id, int32(len(gl.list))
-	gl.list = append(gl.list, c)
+	c.gid, c.gslot = g.id, int32(gl.list.Len())
+	gl.list.Push(c)
 	g.size.Add(1)
 	return nil
 }
@@ -138,13 +140,13 @@ func (gl *groupLoop) sendStep() {
 		return
 	}
 	p := gl.queue[gl.head]
-	end := min(gl.pos+gl.chunk, len(gl.list))
-	for _, c := range gl.list[gl.pos:end] {
-		c.SendPrepared(p)
+	end := min(gl.pos+gl.chunk, gl.list.Len())
+	for i := gl.pos; i < end; i++ {
+		gl.list.At(i).SendPrepared(p)
 	}
 	gl.g.sent.Add(int64(end - gl.pos))
 	gl.pos = end
-	if gl.pos == len(gl.list) {
+	if gl.pos == gl.list.Len() {
 		gl.queue[gl.head] = nil // the frame may go
 		gl.head++
 		gl.pos = 0
@@ -169,7 +171,7 @@ func (gl *groupLoop) sendStep() {
 // has not.
 func (g *Group) remove(c *Conn) {
 	gl := &g.loops[c.l.id]
-	hole, last := int(c.gslot), len(gl.list)-1
+	hole, last := int(c.gslot), gl.list.Len()-1
 	if hole < gl.pos {
 		// c had the frame: the last one that had it fills the hole, and
 		// its old slot becomes the hole, now on the boundary.
@@ -180,14 +182,13 @@ func (g *Group) remove(c *Conn) {
 	if hole != last {
 		gl.move(last, hole)
 	}
-	gl.list[last] = nil
-	gl.list = gl.list[:last]
+	gl.list.Pop()
 	c.gid, c.gslot = 0, 0
 	g.size.Add(-1)
 }
 
 func (gl *groupLoop) move(from, to int) {
-	c := gl.list[from]
-	gl.list[to] = c
+	c := gl.list.At(from)
+	gl.list.Set(to, c)
 	c.gslot = int32(to)
 }

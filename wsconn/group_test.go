@@ -28,30 +28,31 @@ func TestGroupRemoveKeepsSendOrder(t *testing.T) {
 		members := map[*Conn]bool{} // member → already has the frame
 		add := func() *Conn {
 			c := &Conn{l: l}
-			c.gslot = int32(len(gl.list))
+			c.gslot = int32(gl.list.Len())
 			c.gid = g.id
-			gl.list = append(gl.list, c)
+			gl.list.Push(c)
 			return c
 		}
 		for range rng.IntN(40) {
 			add()
 		}
-		gl.pos = rng.IntN(len(gl.list) + 1)
-		for i, c := range gl.list {
-			members[c] = i < gl.pos
+		gl.pos = rng.IntN(gl.list.Len() + 1)
+		for i := range gl.list.Len() {
+			members[gl.list.At(i)] = i < gl.pos
 		}
 		for op := range 60 {
-			if len(gl.list) > 0 && rng.IntN(3) > 0 {
-				c := gl.list[rng.IntN(len(gl.list))]
+			if gl.list.Len() > 0 && rng.IntN(3) > 0 {
+				c := gl.list.At(rng.IntN(gl.list.Len()))
 				g.remove(c)
 				delete(members, c)
 				require.Zero(t, c.gid, "a removed member forgets its group")
 			} else {
 				members[add()] = false // joins after the cursor: gets the frame
 			}
-			require.Len(t, gl.list, len(members), "round %d op %d", round, op)
-			require.LessOrEqual(t, gl.pos, len(gl.list))
-			for i, c := range gl.list {
+			require.Equal(t, gl.list.Len(), len(members), "round %d op %d", round, op)
+			require.LessOrEqual(t, gl.pos, gl.list.Len())
+			for i := range gl.list.Len() {
+				c := gl.list.At(i)
 				require.Equal(t, int32(i), c.gslot, "round %d op %d: slot", round, op)
 				sent, ok := members[c]
 				require.True(t, ok, "round %d op %d: a removed member is still listed", round, op)

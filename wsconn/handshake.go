@@ -148,7 +148,7 @@ func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
 	pre := append([]byte(nil), in...)
 	fd := int(c.fd)
 	l.pl.Del(fd)
-	l.e.table[fd].Store(nil)
+	l.e.table.Store(fd, nil)
 	c.mu.Lock()
 	c.setFlag(fClosed)
 	c.x.Store(nil)

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bytes"
+	"iter"
 	"net/netip"
 	"sync"
 	"testing"
@@ -75,10 +76,10 @@ func TestPingsSpreadOverSweeps(t *testing.T) {
 	// Which fd serves which client (before the pings: unanswered, they
 	// end the connections two intervals later).
 	fds := map[string]int32{}
-	s.OnLoops(func(_ int, conns []*Conn) {
+	s.OnLoops(func(_ int, conns iter.Seq[*Conn]) {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, c := range conns {
+		for c := range conns {
 			fds[c.RemoteAddr().String()] = c.fd
 		}
 	})
@@ -145,8 +146,8 @@ func TestServerCloseWaitsBoundedTime(t *testing.T) {
 	defer c.Close()
 	eventually(t, time.Second, func() bool { return s.Stats().Upgrades == 1 }, "no open connection")
 	var conn *Conn
-	for i := range s.table {
-		if x := s.table[i].Load(); x != nil {
+	for i := range s.table.Size() {
+		if x := s.table.Load(i); x != nil {
 			conn = x
 		}
 	}

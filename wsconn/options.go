@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"iter"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -53,7 +54,7 @@ type Options struct {
 	// OnTick, when set, runs on each loop after its timer sweep with the
 	// loop's connections (handshaking ones included); it must not keep
 	// the slice.
-	OnTick func(loop int, conns []*Conn)
+	OnTick func(loop int, conns iter.Seq[*Conn])
 
 	Logger *slog.Logger // [slog.Default()]
 }

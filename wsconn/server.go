@@ -116,7 +116,7 @@ func (s *Server) accept(l *loop) {
 			l.stats.refused.Add(1)
 			return
 		}
-		if (s.opt.MaxConns > 0 && s.conns.Load() >= int64(s.opt.MaxConns)) || fd >= len(s.table) || s.shutting.Load() {
+		if (s.opt.MaxConns > 0 && s.conns.Load() >= int64(s.opt.MaxConns)) || fd >= s.table.Size() || s.shutting.Load() {
 			l.stats.refused.Add(1) // counted before the client can see the close
 			poller.Close(fd)
 			continue
@@ -162,8 +162,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.http.shutdown(ctx)
 	}
 	s.onLoops(func(l *loop) {
-		for i := len(l.conns) - 1; i >= 0; i-- {
-			if c := l.conns[i]; c.state == stOpen {
+		for i := l.conns.Len() - 1; i >= 0; i-- {
+			if c := l.conns.At(i); c.state == stOpen {
 				c.Close(frame.CloseGoingAway, "server shutting down")
 			} else {
 				c.closeNow(frame.CloseGoingAway, "server shutting down")
@@ -183,8 +183,8 @@ wait:
 		}
 	}
 	s.onLoops(func(l *loop) {
-		for i := len(l.conns) - 1; i >= 0; i-- {
-			l.conns[i].closeNow(frame.CloseGoingAway, "server shut down")
+		for i := l.conns.Len() - 1; i >= 0; i-- {
+			l.conns.At(i).closeNow(frame.CloseGoingAway, "server shut down")
 		}
 	})
 	s.stopLoops()
