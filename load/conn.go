@@ -38,13 +38,15 @@ func (c *Conn) Buffered() int { return c.wc.Buffered() }
 // close starts the closing handshake.
 func (c *Conn) close(code frame.CloseCode) { c.wc.Close(code, "") }
 
-// OnConnect implements wsconn.DialHandler: the TCP connect took
-// until now.
-func (c *Conn) OnConnect(wc *wsconn.Conn) {
+// OnConnect implements wsconn.DialHandler: the TCP connect took until
+// now, and the request goes out.
+func (c *Conn) OnConnect(wc *wsconn.Conn) upgrade.ClientRequest {
 	c.bind(wc)
-	now := c.l.e.Now()
+	e := c.e
+	now := e.Now()
 	c.l.ConnectHist.Record(now - c.t0)
 	c.tReq = now
+	return upgrade.ClientRequest{Host: e.cfg.Host, URI: ExpandPath(e.cfg.Path, int(c.ID)), Origin: e.cfg.Origin}
 }
 
 // OnOpen implements wsconn.Handler: the 101 was checked.

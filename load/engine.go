@@ -202,8 +202,7 @@ func (e *Engine) dialOne(i int) {
 	}
 	c := &Conn{e: e, ID: int32(i), t0: e.Now()}
 	e.pending.Add(1)
-	_, err := e.cl.Dial(wsconn.Target{Addr: e.cfg.Target, Source: src, Host: e.cfg.Host,
-		URI: ExpandPath(e.cfg.Path, i), Origin: e.cfg.Origin, Handler: c})
+	_, err := e.cl.Dial(wsconn.Target{Addr: e.cfg.Target, Source: src, Handler: c})
 	if err != nil {
 		e.pending.Add(-1)
 		e.fail(causeOf(err), err.Error())

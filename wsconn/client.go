@@ -1,11 +1,16 @@
 package wsconn
 
 import (
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
@@ -18,15 +23,18 @@ import (
 // the closing handshake).
 type Client struct {
 	engine
+	secret [32]byte // keys the Sec-WebSocket-Keys (clientKey)
 }
 
-// DialHandler is a Handler that also hears how the opening of a dialed
-// connection went.
+// DialHandler is a Handler that writes its own upgrade request and hears
+// how the opening of a dialed connection went. A load generator's handler
+// is one: nothing of the request is kept per connection before it is
+// written.
 type DialHandler interface {
 	Handler
-	// OnConnect is called when the TCP connection is up, just before the
-	// upgrade request is written.
-	OnConnect(c *Conn)
+	// OnConnect is called when the TCP connection is up and returns the
+	// upgrade request to write at once (the core sets its Key).
+	OnConnect(c *Conn) upgrade.ClientRequest
 	// OnDialError is called, instead of OnOpen and OnClose, when the
 	// connection or its handshake failed; err is a *DialError.
 	OnDialError(c *Conn, err error)
@@ -50,18 +58,23 @@ var ErrTimeout = errors.New("no connection and answer within the handshake timeo
 
 // Target is one connection to dial.
 type Target struct {
-	Addr    netip.AddrPort // the server
-	Source  netip.Addr     // local address to dial from; zero: any
-	Host    string         // Host header [Addr]
-	URI     string         // request-target ["/"]
-	Origin  string         // Origin header, if any
-	Header  string         // more header lines, CRLF-separated, without the last CRLF
-	Handler Handler        // gets the connection's events; a DialHandler also hears how the dial went
+	Addr   netip.AddrPort // the server
+	Source netip.Addr     // local address to dial from; zero: any
+	// The request, unless Handler is a DialHandler (which gives its own):
+	Host   string // Host header [Addr]
+	URI    string // request-target ["/"]
+	Origin string // Origin header, if any
+	Header string // more header lines, CRLF-separated, without the last CRLF
+	// Handler gets the connection's events. A plain Handler hears a failed
+	// dial as OnClose with 1006 (and no OnOpen).
+	Handler Handler
 }
 
 // NewClient makes a client with its loops running.
 func NewClient(opt Options) (*Client, error) {
 	cl := &Client{}
+	cl.cl = cl
+	crand.Read(cl.secret[:])
 	if err := cl.init(opt, frame.RoleClient, nil); err != nil {
 		return nil, err
 	}
@@ -90,16 +103,13 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 	c.flags.Store(fClient)
 	c.rd.Role = frame.RoleClient
 	c.rd.Limits = &cl.limits
-	x := c.extraLocked()
-	x.key = upgrade.NewKey()
-	host, uri := t.Host, t.URI
-	if host == "" {
-		host = t.Addr.String()
+	if _, ok := t.Handler.(DialHandler); !ok {
+		host := t.Host
+		if host == "" {
+			host = t.Addr.String()
+		}
+		c.extraLocked().dial = &upgrade.ClientRequest{Host: host, URI: t.URI, Origin: t.Origin, Header: t.Header}
 	}
-	if uri == "" {
-		uri = "/"
-	}
-	x.head = upgrade.AppendRequest(nil, upgrade.ClientRequest{Host: host, URI: uri, Key: x.key[:], Origin: t.Origin, Header: t.Header})
 	c.l.stats.accepted.Add(1)
 	if err := cl.register(c, poller.In|poller.Out|poller.RdHup); err != nil {
 		return nil, &DialError{Stage: "connect", Err: err}
@@ -107,8 +117,25 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 	return c, nil
 }
 
+// clientKey is the connection's Sec-WebSocket-Key: 16 bytes that no one
+// else can predict (§4.1 asks for a random nonce), made from the client's
+// secret, the fd, the dial time and the connection's address — so that it
+// need not be kept: the answer is checked against it made again.
+func (c *Conn) clientKey() [24]byte {
+	var in [32 + 16]byte
+	copy(in[:32], c.l.e.cl.secret[:])
+	binary.LittleEndian.PutUint32(in[32:], uint32(c.fd))
+	binary.LittleEndian.PutUint32(in[36:], c.timer.Load()) // the dial time until the open
+	binary.LittleEndian.PutUint64(in[40:], uint64(uintptr(unsafe.Pointer(c))))
+	sum := sha256.Sum256(in[:])
+	var k [24]byte
+	base64.StdEncoding.Encode(k[:], sum[:16])
+	return k
+}
+
 // connected handles the first event of a dialed socket: the connect
-// finished, well or not. Loop goroutine only.
+// finished, well or not. The request is built in the loop's scratch
+// buffer and written at once. Loop goroutine only.
 func (c *Conn) connected(bits uint32) {
 	if err := poller.SocketError(int(c.fd)); err != nil {
 		c.dialFailed(&DialError{Stage: "connect", Err: err})
@@ -117,16 +144,22 @@ func (c *Conn) connected(bits uint32) {
 	if bits&poller.Out == 0 {
 		return
 	}
+	var req upgrade.ClientRequest
 	if dh, ok := c.h.(DialHandler); ok {
-		dh.OnConnect(c)
+		req = dh.OnConnect(c)
+	} else {
+		req = *c.x.Load().dial
 	}
+	key := c.clientKey()
+	req.Key = key[:]
 	c.state = stHandshake
 	c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup)
 	c.mu.Lock()
-	x := c.x.Load()
-	req := x.head
-	x.head = nil
-	c.writeHeadLocked(req)
+	if x := c.x.Load(); x != nil {
+		x.dial = nil
+		c.trimExtra()
+	}
+	c.writeHeadLocked(upgrade.AppendRequest(c.l.scratch[:0], req))
 	c.mu.Unlock()
 }
 
@@ -135,22 +168,25 @@ func (c *Conn) connected(bits uint32) {
 func (c *Conn) answer(data []byte) {
 	x := c.x.Load()
 	in := data
-	if x.head != nil {
+	if x != nil && x.head != nil {
 		x.head = append(x.head, data...)
 		in = x.head
 	}
 	resp, n, err := upgrade.ParseResponse(in, 0)
 	if err == upgrade.ErrIncomplete {
-		if x.head == nil {
-			x.head = append([]byte(nil), data...)
+		if x == nil || x.head == nil {
+			c.mu.Lock()
+			c.extraLocked().head = append([]byte(nil), data...)
+			c.mu.Unlock()
 		}
 		return
 	}
-	if obs := x.obs; obs != nil && n > 0 {
+	if obs := c.observer(); obs != nil && n > 0 {
 		obs.Received(in[:n])
 	}
 	if err == nil {
-		err = resp.Check(x.key[:])
+		key := c.clientKey()
+		err = resp.Check(key[:])
 	}
 	if err != nil {
 		c.dialFailed(&DialError{Stage: "handshake", Err: err})
@@ -160,8 +196,10 @@ func (c *Conn) answer(data []byte) {
 	c.state = stOpen
 	c.timer.Store(0)
 	c.mu.Lock()
-	x.head = nil
-	c.trimExtra()
+	if x != nil {
+		x.head = nil
+		c.trimExtra()
+	}
 	c.setFlag(fOpened)
 	c.mu.Unlock()
 	c.l.stats.upgrades.Add(1)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/poller"
+	"github.com/wsd-dev/wsd/upgrade"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,15 +61,15 @@ type Conn struct {
 
 // extra holds what a connection needs only at times: a queue while the
 // socket is full, a head split over reads, an observer, a close decided
-// early, a client's key. It is made on first need (under mu, or before the
+// early, a client's request. It is made on first need (under mu, or before the
 // connection is handed to a handler) and dropped again once empty, so that
 // an idle connection carries none.
 type extra struct {
 	q    queue // bytes the socket did not take yet (under mu)
 	obs  Observer
-	head []byte    // a head split over reads; a client's request until it is written
-	cls  closeInfo // the close decided before the socket's (code 0: none)
-	key  [24]byte  // client: our Sec-WebSocket-Key, to check the Accept of the answer
+	head []byte                 // a head split over reads
+	cls  closeInfo              // the close decided before the socket's (code 0: none)
+	dial *upgrade.ClientRequest // a client's request until it is written, when its handler is not a DialHandler
 }
 
 // closeInfo is what OnClose will report.
@@ -140,10 +141,10 @@ func (c *Conn) observer() Observer {
 	return nil
 }
 
-// trimExtra drops c's extra once nothing in it is needed. The caller holds
-// mu or has not handed c to anyone yet.
+// trimExtra drops c's extra once nothing in it is needed. Loop goroutine
+// only; the caller holds mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && c.flags.Load()&fClient == 0 {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil {
 		c.x.Store(nil)
 	}
 }

@@ -27,6 +27,7 @@ type engine struct {
 	budget budget
 	groups groupRegistry
 	srv    *Server // nil in a client
+	cl     *Client // nil in a server
 }
 
 // loop is one event loop with the engine's per-loop state. Everything but
