@@ -40,7 +40,7 @@ import (
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
 	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	ccFlag     = flag.String("cc", "", "TCP congestion control to set on every socket the server holds once the receivers are connected (setsockopt TCP_CONGESTION from outside, through pidfd_getfd; root): a comma list, e.g. reno,cubic,bbr, measures each server once per algorithm; empty: leave the system's default")
@@ -110,9 +110,9 @@ func main() {
 			for _, cc := range ccs {
 				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port))
 				port++
-				r.Run, r.Label = rep+1, name
+				r.Run, r.Label = rep+1, proc.ParseServer(name).Label()
 				if cc != "" {
-					r.Label = name + " cc=" + cc
+					r.Label += " cc=" + cc
 				}
 				log.Printf("%s (run %d): %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v",
 					r.Label, r.Run, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Errors)
@@ -124,7 +124,7 @@ func main() {
 	var labels []string
 	for _, name := range names {
 		for _, cc := range ccs {
-			l := name
+			l := proc.ParseServer(name).Label()
 			if cc != "" {
 				l += " cc=" + cc
 			}
@@ -140,9 +140,11 @@ func main() {
 	fmt.Print(md)
 }
 
-func measure(name, cc, addr string) (r result) {
+func measure(spec, cc, addr string) (r result) {
+	server := proc.ParseServer(spec)
+	name := server.Name
 	r.Name, r.CC = name, cc
-	srv, err := proc.Start(name, filepath.Join(*binDir, name), io.Discard, proc.ServerArgs(name, addr, *wsdFlags)...)
+	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, server.Args(addr, *wsdFlags)...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return

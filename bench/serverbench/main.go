@@ -64,7 +64,7 @@ type echoRun struct {
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers (and wsd-base, for -servers wsd,wsd-base,…)")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
 	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	stepsFlag  = flag.String("steps", "5000,10000,19000", "idle connection counts")
 	userPath   = flag.String("user-path", "/ws/u{i}", "path of the /ws/{user} idle steps ({i}: the connection's index, distinct over all steps); empty: skip them")
@@ -120,9 +120,11 @@ func main() {
 
 func bin(name string) string { return filepath.Join(*binDir, name) }
 
-// start runs a server and waits until it accepts connections.
-func start(name, addr string) (*proc.Process, error) {
-	srv, err := proc.Start(name, bin(name), io.Discard, proc.ServerArgs(name, addr, *wsdFlags)...)
+// start runs a server (a -servers entry) and waits until it accepts
+// connections.
+func start(spec, addr string) (*proc.Process, error) {
+	s := proc.ParseServer(spec)
+	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, s.Args(addr, *wsdFlags)...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +187,9 @@ func perConn(samples []step) (bytes, fds float64) {
 	return 0, 0
 }
 
-func measure(name, addr, userAddr string, steps []int) (r serverResult) {
-	r.Name = name
-	srv, err := start(name, addr)
+func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
+	r.Name = proc.ParseServer(spec).Label()
+	srv, err := start(spec, addr)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -233,7 +235,7 @@ func measure(name, addr, userAddr string, steps []int) (r serverResult) {
 	if *userPath == "" {
 		return r
 	}
-	usrv, err := start(name, userAddr)
+	usrv, err := start(spec, userAddr)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return r
