@@ -155,6 +155,13 @@ func measure(spec, cc, addr string) (r result) {
 		return
 	}
 	var loads []*proc.Process
+	defer func() { // on an early return: no receiver outlives its server
+		for _, lp := range loads {
+			if lp.Cmd.ProcessState == nil {
+				lp.Stop(5 * time.Second)
+			}
+		}
+	}()
 	total := *conns
 	if c, ok := capConns[name]; ok && c < total {
 		total = c
