@@ -409,7 +409,7 @@ func table(rs []result, labels []string) string {
 		}
 	}
 	for _, r := range rs {
-		if r.CC != "" && len(r.Errors) == 0 && r.Run == 1 {
+		if r.CC != "" && r.CCSockets > 0 && r.Run == 1 {
 			fmt.Fprintf(&b, "\n- %s: congestion control %s set on %d sockets (run 1)", r.Label, r.CC, r.CCSockets)
 		}
 	}
