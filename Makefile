@@ -87,3 +87,27 @@ docs-protocol: build
 
 clean:
 	rm -rf $(BIN)
+
+# Before/after in one run: wsd and wsload as they were at BASE (a git
+# revision), built from a temporary worktree into bench/bin/*-base, then
+# bench-server, bench-hub and bench-wsload with both builds side by side,
+# REPEAT runs each in alternating order (the tables show each run and the
+# range), into bench/results/compare/. BASE=HEAD measures the noise: two
+# identical builds.
+BASE            ?=
+REPEAT          ?= 3
+COMPARE_SERVERS ?= wsd,wsd-base
+COMPARE_OUT     ?= results/compare
+
+.PHONY: bench-base bench-compare
+
+bench-base:
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<git rev> (or bench-base)"; exit 2; }
+	GO=$(GO) ./bench/build-base.sh $(BASE)
+
+bench-compare: bench-bin bench-base
+	mkdir -p bench/$(COMPARE_OUT)
+	cp bench/bin/base.txt bench/$(COMPARE_OUT)/base.txt
+	cd bench && ./bin/serverbench -bin bin -out $(COMPARE_OUT) -servers $(COMPARE_SERVERS) -repeat $(REPEAT) $(SERVERBENCH_FLAGS)
+	cd bench && ./bin/hubbench -bin bin -out $(COMPARE_OUT) -servers $(COMPARE_SERVERS) -repeat $(REPEAT) $(HUBBENCH_FLAGS)
+	cd bench && ./bin/wsloadbench -bin bin -out $(COMPARE_OUT) -clients wsload,wsload-base -repeat $(REPEAT)

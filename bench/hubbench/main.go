@@ -8,6 +8,13 @@
 // broadcast, p50/p99 of all deliveries, publish latency in both phases, the
 // server's own CPU (utime+stime from /proc, and its kernel part) per
 // broadcast and per million delivered frames, and the receivers' CPU.
+//
+// A second build of wsd measures beside the first as "wsd-base" (the
+// binary bin/wsd-base, the same flags, -wsd-flags included); -repeat runs
+// every server several times, alternating the order, and the tables show
+// each run and the range over runs; -cc sets the congestion control of
+// every connection the server holds before the broadcasts, one row per
+// algorithm.
 package main
 
 import (
@@ -27,12 +34,16 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/bench/internal/proc"
+	"github.com/wsd-dev/wsd/bench/internal/spread"
 	"github.com/wsd-dev/wsd/load"
 )
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
+	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
+	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
+	ccFlag     = flag.String("cc", "", "TCP congestion control to set on every socket the server holds once the receivers are connected (setsockopt TCP_CONGESTION from outside, through pidfd_getfd; root): a comma list, e.g. reno,cubic,bbr, measures each server once per algorithm; empty: leave the system's default")
 	conns      = flag.Int("conns", 19000, "receivers")
 	procs      = flag.Int("procs", 2, "wsload processes holding the receivers")
 	broadcasts = flag.Int("broadcasts", 20, "broadcasts per server")
@@ -50,6 +61,10 @@ var capConns = map[string]int{"gobwas": 9000}
 
 type result struct {
 	Name            string    `json:"name"`
+	Label           string    `json:"label"`                        // the row: name, and the algorithm with -cc
+	Run             int       `json:"run"`                          // 1, 2, … with -repeat
+	CC              string    `json:"congestion_control,omitempty"` // -cc
+	CCSockets       int       `json:"congestion_control_sockets,omitempty"`
 	Receivers       int64     `json:"receivers"`
 	FanoutMs        []float64 `json:"fanout_ms"` // per broadcast: last arrival
 	FanoutMedianMs  float64   `json:"fanout_median_ms"`
@@ -79,24 +94,57 @@ type result struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-	var rs []result
-	for i, name := range strings.Split(*servers, ",") {
-		r := measure(name, fmt.Sprintf("127.0.0.1:%d", 62201+i))
-		log.Printf("%s: %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v",
-			name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Errors)
-		rs = append(rs, r)
+	ccs := []string{""}
+	if *ccFlag != "" {
+		ccs = strings.Split(*ccFlag, ",")
 	}
+	names := strings.Split(*servers, ",")
+	var rs []result
+	port := 62201
+	for rep := range max(*repeat, 1) {
+		order := slices.Clone(names)
+		if rep%2 == 1 {
+			slices.Reverse(order) // no server always first, or always right after another
+		}
+		for _, name := range order {
+			for _, cc := range ccs {
+				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port))
+				port++
+				r.Run, r.Label = rep+1, proc.ParseServer(name).Label()
+				if cc != "" {
+					r.Label += " cc=" + cc
+				}
+				log.Printf("%s (run %d): %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v",
+					r.Label, r.Run, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Errors)
+				rs = append(rs, r)
+			}
+		}
+	}
+	// Rows in the order of -servers (and -cc), each server's runs together.
+	var labels []string
+	for _, name := range names {
+		for _, cc := range ccs {
+			l := proc.ParseServer(name).Label()
+			if cc != "" {
+				l += " cc=" + cc
+			}
+			labels = append(labels, l)
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b result) int { return slices.Index(labels, a.Label) - slices.Index(labels, b.Label) })
 	os.MkdirAll(*outDir, 0o755)
 	b, _ := json.MarshalIndent(rs, "", "  ")
 	os.WriteFile(filepath.Join(*outDir, "hub.json"), b, 0o644)
-	md := table(rs)
+	md := table(rs, labels)
 	os.WriteFile(filepath.Join(*outDir, "hub.md"), []byte(md), 0o644)
 	fmt.Print(md)
 }
 
-func measure(name, addr string) (r result) {
-	r.Name = name
-	srv, err := proc.Start(name, filepath.Join(*binDir, name), io.Discard, "-addr", addr)
+func measure(spec, cc, addr string) (r result) {
+	server := proc.ParseServer(spec)
+	name := server.Name
+	r.Name, r.CC = name, cc
+	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, server.Args(addr, *wsdFlags)...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -107,6 +155,13 @@ func measure(name, addr string) (r result) {
 		return
 	}
 	var loads []*proc.Process
+	defer func() { // on an early return: no receiver outlives its server
+		for _, lp := range loads {
+			if lp.Cmd.ProcessState == nil {
+				lp.Stop(5 * time.Second)
+			}
+		}
+	}()
 	total := *conns
 	if c, ok := capConns[name]; ok && c < total {
 		total = c
@@ -131,8 +186,19 @@ func measure(name, addr string) (r result) {
 			r.Errors = append(r.Errors, fmt.Sprintf("process %d: %d of %d receivers connected: %s", p, n, c, line))
 		}
 	}
-	time.Sleep(2 * time.Second)
+	proc.Window(2 * time.Second) // settle time after the receivers connected
 	pid := srv.PID()
+	if cc != "" {
+		// Every connection is open now (receivers and probes); the echo
+		// clients below connect later and keep the default.
+		if r.CCSockets, err = proc.SetCongestion(pid, cc); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+			return
+		}
+		if r.CCSockets < int(r.Receivers) {
+			r.Errors = append(r.Errors, fmt.Sprintf("congestion control %s set on %d sockets, fewer than the %d receivers", cc, r.CCSockets, r.Receivers))
+		}
+	}
 	echo := func(d time.Duration) (p99 float64, err error) {
 		var res struct {
 			Echo *struct {
@@ -301,17 +367,59 @@ func measure(name, addr string) (r result) {
 	return r
 }
 
-func table(rs []result) string {
+func table(rs []result, labels []string) string {
 	var b strings.Builder
+	several := false
+	for _, r := range rs {
+		several = several || r.Run > 1
+	}
 	b.WriteString("| server | receivers | fan-out to last, median (max) | delivery p50 | delivery p99 | server CPU per broadcast (kernel part) | server CPU per 10⁶ frames | client CPU per broadcast | publish-to-user p50 / p99 | the same during broadcasts | echo p99 quiet / during broadcasts |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
+		name := r.Label
+		if several {
+			name = fmt.Sprintf("%s #%d", r.Label, r.Run)
+		}
 		fmt.Fprintf(&b, "| %s | %d | %.1f ms (%.1f) | %.1f ms | %.1f ms | %.1f ms (%.1f) | %.1f s | %.1f ms | %.2f / %.2f ms | %.2f / %.2f ms | %.2f / %.2f ms |\n",
-			r.Name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms, r.BusyP50Ms, r.BusyP99Ms, r.EchoQuietP99Ms, r.EchoBusyP99Ms)
+			name, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.KernelPerBcast, r.CPUPerMillionS, r.ClientPerBcast, r.PublishP50Ms, r.PublishP99Ms, r.BusyP50Ms, r.BusyP99Ms, r.EchoQuietP99Ms, r.EchoBusyP99Ms)
+	}
+	if several {
+		b.WriteString("\nOver the runs above: median (min–max).\n\n")
+		b.WriteString("| server | runs | fan-out to last, median | delivery p99 | server CPU per broadcast | kernel part | client CPU per broadcast | publish-to-user p99 | the same during broadcasts | echo p99 during broadcasts |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, l := range labels {
+			var runs []result
+			for _, r := range rs {
+				if r.Label == l {
+					runs = append(runs, r)
+				}
+			}
+			of := func(f func(result) float64, format ...string) string {
+				var v spread.Of
+				for _, r := range runs {
+					v = append(v, f(r))
+				}
+				return v.Format(append(format, "%.1f")[0])
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s ms | %s ms | %s ms | %s ms | %s ms | %s ms | %s ms | %s ms |\n", l, len(runs),
+				of(func(r result) float64 { return r.FanoutMedianMs }), of(func(r result) float64 { return r.DeliveryP99Ms }),
+				of(func(r result) float64 { return r.CPUPerBcastMs }), of(func(r result) float64 { return r.KernelPerBcast }),
+				of(func(r result) float64 { return r.ClientPerBcast }), of(func(r result) float64 { return r.PublishP99Ms }, "%.2f"),
+				of(func(r result) float64 { return r.BusyP99Ms }, "%.2f"), of(func(r result) float64 { return r.EchoBusyP99Ms }, "%.2f"))
+		}
+	}
+	for _, r := range rs {
+		if r.CC != "" && r.CCSockets > 0 && r.Run == 1 {
+			fmt.Fprintf(&b, "\n- %s: congestion control %s set on %d sockets (run 1)", r.Label, r.CC, r.CCSockets)
+		}
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "\n- %s: %s", r.Name, e)
+			if several {
+				fmt.Fprintf(&b, "\n- %s #%d: %s", r.Label, r.Run, e)
+			} else {
+				fmt.Fprintf(&b, "\n- %s: %s", r.Label, e)
+			}
 		}
 	}
 	b.WriteString("\n")

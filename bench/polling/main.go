@@ -131,6 +131,7 @@ func main() {
 }
 
 func render(rs []result) {
+	os.MkdirAll(*outDir, 0o755)
 	md := report(rs)
 	os.WriteFile(filepath.Join(*outDir, "polling.md"), []byte(md), 0o644)
 	writeCharts(rs, *outDir)
@@ -192,7 +193,7 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 		return r
 	}
 	defer c.stop()
-	time.Sleep(*warmup)
+	proc.Window(*warmup) // the warm-up window
 
 	pid := srv.PID()
 	up0, down0 := c.bytes()
@@ -204,7 +205,7 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 	pubCtx, stopPub := context.WithTimeout(ctx, *window)
 	published := publish(pubCtx, addr, n, rate)
 	stopPub()
-	time.Sleep(time.Until(start.Add(*window)))
+	proc.Window(time.Until(start.Add(*window))) // the rest of the measurement window
 	r.Window = time.Since(start).Seconds()
 	cpu1, _ := proc.CPU(pid)
 	up1, down1 := c.bytes()
@@ -213,7 +214,7 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 	r.ServerRSS, _ = proc.RSS(pid)
 	// Traffic is counted in the window; latencies also for the messages
 	// published at its end, which a poller fetches up to an interval later.
-	time.Sleep(drain(mode))
+	proc.Window(drain(mode)) // the drain window
 	c.measure(false)
 	r.ServerCPU = (cpu1 - cpu0).Seconds()
 	r.UpBytes, r.DownBytes = up1-up0, down1-down0

@@ -1,8 +1,14 @@
 // Command serverbench measures wsd beside the peer servers in one run: RSS
-// and fds at 0, 5,000, 10,000 and 19,000 idle connections, echo rate and
+// and fds at 0, 5,000, 10,000 and 19,000 idle connections, on /echo and on
+// /ws/{user} with one distinct user per connection (a notification
+// backend's connections, each with its registry entry), echo rate and
 // server CPU per echoed message, large-message throughput. Every server
 // faces the same load client (wsload, on the project's epoll engine), each
 // started as its own process; processes are stopped by PID.
+//
+// A second build of wsd measures beside the first as "wsd-base" (the
+// binary bin/wsd-base, the same flags); -repeat runs every server several
+// times, alternating the order, and the tables show the range over runs.
 package main
 
 import (
@@ -19,20 +25,29 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/bench/internal/proc"
+	"github.com/wsd-dev/wsd/bench/internal/spread"
 )
 
 type serverResult struct {
-	Name        string         `json:"name"`
-	Steps       []step         `json:"idle_steps"`
-	BytesPerCon float64        `json:"rss_bytes_per_conn"`
-	FDsPerConn  float64        `json:"fds_per_conn"`
-	MaxHeld     int            `json:"max_conns_held"`
-	EchoRuns    []echoRun      `json:"echo_runs"`
-	EchoRate    float64        `json:"echo_msgs_per_s_median"`
-	CPUPerMsg   float64        `json:"server_cpu_us_per_msg_median"`
-	BigMBps     float64        `json:"big_mb_per_s"`
-	Errors      []string       `json:"errors,omitempty"`
-	Extra       map[string]any `json:"extra,omitempty"`
+	Name        string  `json:"name"`
+	Steps       []step  `json:"idle_steps"` // on /echo
+	BytesPerCon float64 `json:"rss_bytes_per_conn"`
+	FDsPerConn  float64 `json:"fds_per_conn"`
+	MaxHeld     int     `json:"max_conns_held"`
+	// Idle connections on /ws/{user}, one distinct user each, measured on
+	// a fresh process of the same server.
+	UserSteps       []step    `json:"ws_user_idle_steps,omitempty"`
+	UserBytesPerCon float64   `json:"ws_user_rss_bytes_per_conn,omitempty"`
+	UserFDsPerConn  float64   `json:"ws_user_fds_per_conn,omitempty"`
+	UserMaxHeld     int       `json:"ws_user_max_conns_held,omitempty"`
+	EchoRuns        []echoRun `json:"echo_runs"`
+	EchoRate        float64   `json:"echo_msgs_per_s_median"`
+	CPUPerMsg       float64   `json:"server_cpu_us_per_msg_median"`
+	BigMBps         float64   `json:"big_mb_per_s"`
+	Errors          []string  `json:"errors,omitempty"`
+	// With -repeat > 1: every run of this server; the figures above are
+	// then medians over the runs (the echo figures over all echo runs).
+	Repeats []serverResult `json:"repeats,omitempty"`
 }
 
 type step struct {
@@ -48,15 +63,18 @@ type echoRun struct {
 }
 
 var (
-	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure")
+	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers (and wsd-base, for -servers wsd,wsd-base,…)")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
+	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	stepsFlag  = flag.String("steps", "5000,10000,19000", "idle connection counts")
-	settle     = flag.Duration("settle", 3*time.Second, "wait after each idle step before reading RSS")
+	userPath   = flag.String("user-path", "/ws/u{i}", "path of the /ws/{user} idle steps ({i}: the connection's index, distinct over all steps); empty: skip them")
+	settle     = flag.Duration("settle", 3*time.Second, "settle time after each idle step before reading RSS")
 	echoConns  = flag.Int("echo-conns", 100, "echo: connections")
 	echoMsgs   = flag.Int("echo-msgs", 5000, "echo: messages per connection")
 	echoSize   = flag.Int("echo-size", 64, "echo: message size")
 	echoWindow = flag.Int("echo-window", 1, "echo: messages in flight per connection")
-	runs       = flag.Int("runs", 3, "echo runs per server (the median is reported)")
+	runs       = flag.Int("runs", 3, "echo runs per server (the median is reported, with the range)")
+	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	bigMsgs    = flag.Int("big-msgs", 100, "large-message echo: 1 MiB messages on one connection")
 	outDir     = flag.String("out", "results", "where server.md and server.json go")
 )
@@ -72,13 +90,25 @@ func main() {
 		}
 		steps = append(steps, n)
 	}
+	names := strings.Split(*servers, ",")
+	runsOf := map[string][]serverResult{}
+	port := 62101
+	for rep := range max(*repeat, 1) {
+		order := slices.Clone(names)
+		if rep%2 == 1 {
+			slices.Reverse(order) // no server always first, or always right after another
+		}
+		for _, name := range order {
+			r := measure(name, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1), steps)
+			port += 2
+			runsOf[name] = append(runsOf[name], r)
+			log.Printf("%s (run %d): /echo %.0f B/conn, %.2f fds/conn; /ws/{user} %.0f B/conn; echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
+				name, rep+1, r.BytesPerCon, r.FDsPerConn, r.UserBytesPerCon, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
+		}
+	}
 	var results []serverResult
-	for i, name := range strings.Split(*servers, ",") {
-		addr := fmt.Sprintf("127.0.0.1:%d", 62101+i)
-		r := measure(name, addr, steps)
-		results = append(results, r)
-		log.Printf("%s: %.0f B/conn, %.2f fds/conn, echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
-			name, r.BytesPerCon, r.FDsPerConn, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
+	for _, name := range names {
+		results = append(results, combine(runsOf[name]))
 	}
 	os.MkdirAll(*outDir, 0o755)
 	b, _ := json.MarshalIndent(results, "", "  ")
@@ -90,62 +120,88 @@ func main() {
 
 func bin(name string) string { return filepath.Join(*binDir, name) }
 
-func measure(name, addr string, steps []int) (r serverResult) {
-	r.Name = name
-	args := []string{"-addr", addr}
-	srv, err := proc.Start(name, bin(name), io.Discard, args...)
+// start runs a server (a -servers entry) and waits until it accepts
+// connections.
+func start(spec, addr string) (*proc.Process, error) {
+	s := proc.ParseServer(spec)
+	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, s.Args(addr, *wsdFlags)...)
 	if err != nil {
-		r.Errors = append(r.Errors, err.Error())
-		return
+		return nil, err
 	}
-	defer srv.Stop(5 * time.Second)
 	if err := proc.WaitPort(addr, 10*time.Second); err != nil {
-		r.Errors = append(r.Errors, err.Error())
-		return
+		srv.Stop(5 * time.Second)
+		return nil, err
 	}
-	time.Sleep(500 * time.Millisecond)
-	pid := srv.PID()
+	proc.Window(500 * time.Millisecond) // settle time before the idle reading
+	return srv, nil
+}
+
+// idle opens the idle steps against the server on path, each step from its
+// own wsload process on its own source addresses (127.0.<srcBase+i>.*),
+// and samples the server's RSS and fds after each. {i} in path runs over
+// all steps without repeating: each process starts at -first = the
+// connections already held.
+func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step, held int, errs []string) {
 	sample := func(conns int) {
 		rss, _ := proc.RSS(pid)
 		fds, _ := proc.FDs(pid)
-		r.Steps = append(r.Steps, step{conns, rss, fds})
+		samples = append(samples, step{conns, rss, fds})
 	}
 	sample(0)
-
-	// Idle steps: each load process adds its share from its own source
-	// addresses and holds it.
 	var loads []*proc.Process
-	held := 0
 	for i, target := range steps {
 		add := target - held
-		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", 10+i, 10+i)
-		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, "-url", "ws://"+addr+"/echo", "-scenario", "hold",
-			"-c", strconv.Itoa(add), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s")
+		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", srcBase+i, srcBase+i)
+		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, "-url", "ws://"+addr+path, "-scenario", "hold",
+			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s")
 		if err != nil {
-			r.Errors = append(r.Errors, err.Error())
+			errs = append(errs, err.Error())
 			break
 		}
 		loads = append(loads, lp)
 		held += n
 		if n < add {
-			r.Errors = append(r.Errors, fmt.Sprintf("step %d: only %d of %d connections opened: %s", target, n, add, line))
+			errs = append(errs, fmt.Sprintf("%s step %d: only %d of %d connections opened: %s", path, target, n, add, line))
 		}
-		time.Sleep(*settle)
+		proc.Window(*settle)
 		sample(held)
 		if n < add {
 			break
 		}
 	}
-	r.MaxHeld = held
-	if last := r.Steps[len(r.Steps)-1]; last.Conns > 0 {
-		first := r.Steps[0]
-		r.BytesPerCon = float64(last.RSS-first.RSS) / float64(last.Conns)
-		r.FDsPerConn = float64(last.FDs-first.FDs) / float64(last.Conns)
-	}
 	for _, lp := range loads {
 		lp.Stop(20 * time.Second)
 	}
-	time.Sleep(2 * time.Second)
+	// The clients are gone once the server has closed their sockets.
+	if _, err := proc.WaitFDs(pid, samples[0].FDs+2, 30*time.Second); err != nil {
+		log.Print(err)
+	}
+	return samples, held, errs
+}
+
+func perConn(samples []step) (bytes, fds float64) {
+	if last := samples[len(samples)-1]; last.Conns > 0 {
+		first := samples[0]
+		return float64(last.RSS-first.RSS) / float64(last.Conns), float64(last.FDs-first.FDs) / float64(last.Conns)
+	}
+	return 0, 0
+}
+
+func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
+	r.Name = proc.ParseServer(spec).Label()
+	srv, err := start(spec, addr)
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		return
+	}
+	defer srv.Stop(5 * time.Second)
+	pid := srv.PID()
+
+	// Idle steps on /echo.
+	var errs []string
+	r.Steps, r.MaxHeld, errs = idle(pid, addr, "/echo", steps, 10)
+	r.Errors = append(r.Errors, errs...)
+	r.BytesPerCon, r.FDsPerConn = perConn(r.Steps)
 
 	// Echo: small messages, several runs; the server's own CPU from /proc.
 	var rates, cpus []float64
@@ -164,14 +220,77 @@ func measure(name, addr string, steps []int) (r serverResult) {
 		rates = append(rates, run.MsgsPerSec)
 		cpus = append(cpus, run.CPUus)
 	}
-	r.EchoRate, r.CPUPerMsg = median(rates), median(cpus)
+	r.EchoRate, r.CPUPerMsg = spread.Of(rates).Median(), spread.Of(cpus).Median()
 	res, err := wsload(addr, "-c", "1", "-msgs", strconv.Itoa(*bigMsgs), "-size", strconv.Itoa(1<<20), "-binary", "-duration", "2m")
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 	} else {
 		r.BigMBps = res.Echo.MBPerSec
 	}
+	srv.Stop(5 * time.Second)
+
+	// Idle steps on /ws/{user}, one distinct user per connection, on a
+	// fresh process: what the /echo connections left behind in the heap
+	// does not count.
+	if *userPath == "" {
+		return r
+	}
+	usrv, err := start(spec, userAddr)
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		return r
+	}
+	defer usrv.Stop(5 * time.Second)
+	r.UserSteps, r.UserMaxHeld, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20)
+	r.Errors = append(r.Errors, errs...)
+	r.UserBytesPerCon, r.UserFDsPerConn = perConn(r.UserSteps)
 	return r
+}
+
+// combine makes one server's row from its runs: medians, the runs kept.
+func combine(rs []serverResult) serverResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	c := serverResult{Name: rs[0].Name, Repeats: rs, MaxHeld: rs[0].MaxHeld, UserMaxHeld: rs[0].UserMaxHeld}
+	var bpc, fpc, ubpc, ufpc, big, rates, cpus spread.Of
+	for i, r := range rs {
+		bpc, fpc = append(bpc, r.BytesPerCon), append(fpc, r.FDsPerConn)
+		ubpc, ufpc = append(ubpc, r.UserBytesPerCon), append(ufpc, r.UserFDsPerConn)
+		big = append(big, r.BigMBps)
+		c.MaxHeld, c.UserMaxHeld = min(c.MaxHeld, r.MaxHeld), min(c.UserMaxHeld, r.UserMaxHeld)
+		for _, e := range r.EchoRuns {
+			c.EchoRuns = append(c.EchoRuns, e)
+			rates, cpus = append(rates, e.MsgsPerSec), append(cpus, e.CPUus)
+		}
+		for _, e := range r.Errors {
+			c.Errors = append(c.Errors, fmt.Sprintf("run %d: %s", i+1, e))
+		}
+	}
+	c.BytesPerCon, c.FDsPerConn, c.UserBytesPerCon, c.UserFDsPerConn = bpc.Median(), fpc.Median(), ubpc.Median(), ufpc.Median()
+	c.BigMBps, c.EchoRate, c.CPUPerMsg = big.Median(), rates.Median(), cpus.Median()
+	c.Steps, c.UserSteps = medianSteps(rs, func(r serverResult) []step { return r.Steps }), medianSteps(rs, func(r serverResult) []step { return r.UserSteps })
+	return c
+}
+
+// medianSteps is, step by step, the median RSS and fds over the runs that
+// reached that step.
+func medianSteps(rs []serverResult, of func(serverResult) []step) []step {
+	var out []step
+	for i := 0; ; i++ {
+		var rss, fds spread.Of
+		conns := 0
+		for _, r := range rs {
+			if s := of(r); i < len(s) {
+				rss, fds = append(rss, float64(s[i].RSS)), append(fds, float64(s[i].FDs))
+				conns = s[i].Conns
+			}
+		}
+		if len(rss) == 0 {
+			return out
+		}
+		out = append(out, step{conns, int64(rss.Median()), int(fds.Median())})
+	}
 }
 
 type wsloadResult struct {
@@ -195,36 +314,83 @@ func wsload(addr string, args ...string) (wsloadResult, error) {
 	return res, err
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 func table(rs []serverResult, steps []int) string {
 	var b strings.Builder
-	b.WriteString("| server | RSS idle | ")
-	for _, s := range steps {
-		fmt.Fprintf(&b, "RSS @%d | ", s)
+	several := false
+	for _, r := range rs {
+		several = several || len(r.Repeats) > 1
 	}
-	b.WriteString("RSS B/conn | fds/conn | held | echo msgs/s (median) | server CPU µs/msg | 1 MiB echo MB/s |\n|---|")
+	rssCells := func(samples []step) {
+		for i := range len(steps) + 1 {
+			if i < len(samples) {
+				fmt.Fprintf(&b, " %.1f MB |", float64(samples[i].RSS)/1e6)
+			} else {
+				b.WriteString(" – |")
+			}
+		}
+	}
+	rssHeader := func(first string) {
+		b.WriteString("| server | " + first + " | ")
+		for _, s := range steps {
+			fmt.Fprintf(&b, "RSS @%d | ", s)
+		}
+	}
+	// rangeOf is " (min–max)" of a figure over the runs, when there are several.
+	rangeOf := func(r serverResult, f string, of func(serverResult) float64) string {
+		if len(r.Repeats) < 2 {
+			return fmt.Sprintf(f, of(r))
+		}
+		var v spread.Of
+		for _, x := range r.Repeats {
+			v = append(v, of(x))
+		}
+		return v.Format(f)
+	}
+
+	if several {
+		b.WriteString("Idle connections on `/echo`, medians over the runs (listed below); echo rate and CPU per message: median over all echo runs, range in parentheses:\n\n")
+	} else {
+		b.WriteString("Idle connections on `/echo`; echo rate and CPU per message: median over the echo runs, range in parentheses:\n\n")
+	}
+	rssHeader("RSS idle")
+	b.WriteString("RSS B/conn | fds/conn | held | echo msgs/s, median (range) | server CPU µs/msg, median (range) | 1 MiB echo MB/s |\n|---|")
 	for range len(steps) + 1 {
 		b.WriteString("---:|")
 	}
 	b.WriteString("---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
+		var rates, cpus spread.Of
+		for _, e := range r.EchoRuns {
+			rates, cpus = append(rates, e.MsgsPerSec), append(cpus, e.CPUus)
+		}
 		fmt.Fprintf(&b, "| %s |", r.Name)
-		for i := range len(steps) + 1 {
-			if i < len(r.Steps) {
-				fmt.Fprintf(&b, " %.1f MB |", float64(r.Steps[i].RSS)/1e6)
-			} else {
-				b.WriteString(" – |")
+		rssCells(r.Steps)
+		fmt.Fprintf(&b, " %s | %.2f | %d | %s | %s | %s |\n",
+			rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), r.FDsPerConn, r.MaxHeld,
+			rates.Format("%.0f"), cpus.Format("%.2f"), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+	}
+	if *userPath != "" {
+		fmt.Fprintf(&b, "\nIdle connections on `%s`, one distinct user per connection (each with its registry entry; wsd sends a hello on connect), on a fresh process:\n\n", *userPath)
+		rssHeader("RSS idle")
+		b.WriteString("RSS B/conn | fds/conn | held |\n|---|")
+		for range len(steps) + 1 {
+			b.WriteString("---:|")
+		}
+		b.WriteString("---:|---:|---:|\n")
+		for _, r := range rs {
+			fmt.Fprintf(&b, "| %s |", r.Name)
+			rssCells(r.UserSteps)
+			fmt.Fprintf(&b, " %s | %.2f | %d |\n", rangeOf(r, "%.0f", func(x serverResult) float64 { return x.UserBytesPerCon }), r.UserFDsPerConn, r.UserMaxHeld)
+		}
+	}
+	if several {
+		b.WriteString("\nEach run (RSS figures above are medians over these runs, ranges in parentheses):\n\n")
+		b.WriteString("| server | run | /echo RSS B/conn | /ws/{user} RSS B/conn | echo msgs/s (median of the run) | server CPU µs/msg | 1 MiB echo MB/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rs {
+			for i, x := range r.Repeats {
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f |\n", r.Name, i+1, x.BytesPerCon, x.UserBytesPerCon, x.EchoRate, x.CPUPerMsg, x.BigMBps)
 			}
 		}
-		fmt.Fprintf(&b, " %.0f | %.2f | %d | %.0f | %.2f | %.0f |\n", r.BytesPerCon, r.FDsPerConn, r.MaxHeld, r.EchoRate, r.CPUPerMsg, r.BigMBps)
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {

@@ -173,3 +173,24 @@ func RunJSON(name, bin string, stderr io.Writer, out any, args ...string) error 
 	}
 	return nil
 }
+
+// Window sleeps for d: an intentional duration of a benchmark (a warm-up,
+// a measurement window, a settle time before a reading), not a wait for
+// something to happen. Waits for events use WaitPort, WaitLine or WaitFDs.
+func Window(d time.Duration) { time.Sleep(d) }
+
+// WaitFDs waits until the process holds at most n open fds (after its
+// clients went away), or the timeout; it returns the last count.
+func WaitFDs(pid, n int, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := FDs(pid)
+		if err != nil || got <= n {
+			return got, err
+		}
+		if time.Now().After(deadline) {
+			return got, fmt.Errorf("pid %d still holds %d fds after %v (want ≤ %d)", pid, got, timeout, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
