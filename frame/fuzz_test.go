@@ -3,34 +3,55 @@ package frame
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"testing"
 	"unicode/utf8"
 )
 
-// FuzzMessageReader feeds arbitrary bytes in arbitrary chunking: no panic,
-// no message over the limit, no buffer beyond what the limit allows, and
-// the same outcome whatever the chunking.
+// FuzzMessageReader feeds arbitrary bytes in several chunkings — the whole
+// input at once, one byte at a time, a fixed step, and pieces whose lengths
+// the fuzzer chooses — and checks that:
+//
+//   - nothing panics, no message passes the limit, no buffer grows beyond
+//     what the limit allows;
+//   - ErrNeedMore consumes the whole input given; n never exceeds it;
+//   - every error is a *ProtocolError closing with 1002, 1007 or 1009;
+//   - the outcome is the same whatever the chunking: the same messages
+//     (opcode and payload) in the same order, then the same error — the
+//     same kind (errors.Is), close code and RFC section — or none.
 func FuzzMessageReader(f *testing.F) {
-	f.Add([]byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}, uint8(1), false)
-	f.Add([]byte{0x01, 0x03, 0x48, 0x65, 0x6c, 0x89, 0x00, 0x80, 0x02, 0x6c, 0x6f}, uint8(2), true)
-	f.Add([]byte{0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}, uint8(3), true)
-	f.Add([]byte{0x88, 0x82, 1, 2, 3, 4, 0x02, 0xEA}, uint8(1), false)
+	f.Add([]byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}, uint8(1), false, []byte{2, 0, 5})
+	f.Add([]byte{0x01, 0x03, 0x48, 0x65, 0x6c, 0x89, 0x00, 0x80, 0x02, 0x6c, 0x6f}, uint8(2), true, []byte{0, 7})
+	f.Add([]byte{0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}, uint8(3), true, []byte{})
+	f.Add([]byte{0x88, 0x82, 1, 2, 3, 4, 0x02, 0xEA}, uint8(1), false, []byte{3})
+	// A text message whose second fragment breaks UTF-8 in its third byte.
+	f.Add([]byte{0x01, 0x02, 0xe6, 0x96, 0x80, 0x03, 0x80, 0x41, 0xff}, uint8(4), true, []byte{1, 1, 4})
+	// A fragmented message over the limit.
+	f.Add(append([]byte{0x02, 0x7E, 0x08, 0x00}, make([]byte, 2048)...), uint8(9), true, []byte{200, 3})
 	const limit = 4096
-	f.Fuzz(func(t *testing.T, data []byte, chunk uint8, client bool) {
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8, client bool, cuts []byte) {
 		role := RoleServer
 		if client {
 			role = RoleClient
 		}
-		run := func(step int) (msgs [][]byte, failed error) {
+		// run feeds data in pieces of the lengths next returns.
+		run := func(next func() int) (msgs [][]byte, failed error) {
 			m := &MessageReader{Reader: Reader{Role: role}, Limits: &Limits{MaxMessage: limit}}
 			in := append([]byte(nil), data...)
 			for len(in) > 0 && failed == nil {
-				part := in[:min(step, len(in))]
+				part := in[:min(next(), len(in))]
 				in = in[len(part):]
 				for len(part) > 0 {
 					msg, n, err := m.Next(part)
+					if n < 0 || n > len(part) {
+						t.Fatalf("consumed %d of %d bytes", n, len(part))
+					}
 					part = part[n:]
 					if err == ErrNeedMore {
+						if len(part) > 0 {
+							t.Fatalf("ErrNeedMore with %d bytes left unread", len(part))
+						}
 						break
 					}
 					if err != nil {
@@ -48,20 +69,63 @@ func FuzzMessageReader(f *testing.F) {
 			}
 			return msgs, failed
 		}
-		a, errA := run(len(data) + 1)
-		b, errB := run(int(chunk%16) + 1)
-		if (errA == nil) != (errB == nil) {
-			t.Fatalf("chunking changed the outcome: %v vs %v", errA, errB)
+		step := func(k int) func() int { return func() int { return k } }
+		i := 0
+		chosen := func() int {
+			if len(cuts) == 0 {
+				return len(data)
+			}
+			k := int(cuts[i%len(cuts)]) + 1
+			i++
+			return k
 		}
-		if len(a) != len(b) {
-			t.Fatalf("chunking changed the messages: %d vs %d", len(a), len(b))
+		want, wantErr := run(step(len(data) + 1))
+		if wantErr != nil {
+			var pe *ProtocolError
+			if !errors.As(wantErr, &pe) {
+				t.Fatalf("error %v is not a *ProtocolError", wantErr)
+			}
+			switch pe.Code {
+			case CloseProtocolError, CloseInvalidPayload, CloseMessageTooBig:
+			default:
+				t.Fatalf("error %v closes with %d", pe, pe.Code)
+			}
 		}
-		for i := range a {
-			if !bytes.Equal(a[i], b[i]) {
-				t.Fatalf("message %d differs with chunking", i)
+		for _, c := range []struct {
+			name string
+			next func() int
+		}{
+			{"1-byte chunks", step(1)},
+			{fmt.Sprintf("%d-byte chunks", chunk%16+1), step(int(chunk%16) + 1)},
+			{fmt.Sprintf("pieces of %v bytes (+1)", cuts), chosen},
+		} {
+			got, gotErr := run(c.next)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d messages, %d in one piece", c.name, len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("%s: message %d is %q, in one piece %q", c.name, i, got[i], want[i])
+				}
+			}
+			if !sameError(gotErr, wantErr) {
+				t.Fatalf("%s: error %v, in one piece %v", c.name, gotErr, wantErr)
 			}
 		}
 	})
+}
+
+// sameError reports whether two outcomes are the same: no error, or
+// *ProtocolErrors of one kind with the same code and section.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	var pa, pb *ProtocolError
+	if !errors.As(a, &pa) || !errors.As(b, &pb) {
+		return false
+	}
+	return errors.Is(pa, pb) && errors.Is(pb, pa) && pa.Code == pb.Code && pa.Section == pb.Section
 }
 
 // FuzzRoundTrip encodes a frame and decodes it back.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +16,16 @@ import (
 
 type recorder struct {
 	events chan [2]int
-	ticks  atomic.Int64
+	ticks  chan tick
+	n      int64 // ticks so far; on the loop's goroutine only
+}
+
+// tick is what a Tick call saw: its number, its time, and how many times
+// the loop had polled by then.
+type tick struct {
+	n     int64
+	at    time.Time
+	polls uint64
 }
 
 func (r *recorder) Event(l *Loop, fd int, ev uint32) {
@@ -27,10 +35,35 @@ func (r *recorder) Event(l *Loop, fd int, ev uint32) {
 	}
 }
 
-func (r *recorder) Tick(*Loop, time.Time) { r.ticks.Add(1) }
+// Tick reports each tick on r.ticks without ever blocking the loop: a tick
+// nobody is reading is dropped (its number tells).
+func (r *recorder) Tick(l *Loop, now time.Time) {
+	r.n++
+	select {
+	case r.ticks <- tick{r.n, now, l.Polls()}:
+	default:
+	}
+}
+
+// nextTicks returns the next k ticks reported, failing the test if they do
+// not all come within the deadline.
+func (r *recorder) nextTicks(t *testing.T, k int, deadline time.Duration) []tick {
+	t.Helper()
+	timeout := time.After(deadline)
+	var got []tick
+	for len(got) < k {
+		select {
+		case tk := <-r.ticks:
+			got = append(got, tk)
+		case <-timeout:
+			t.Fatalf("%d ticks in %v, want %d", len(got), deadline, k)
+		}
+	}
+	return got
+}
 
 func newLoop(t *testing.T) (*Loop, *recorder) {
-	r := &recorder{events: make(chan [2]int, 100)}
+	r := &recorder{events: make(chan [2]int, 100), ticks: make(chan tick, 1024)}
 	l, err := NewLoop(0, r, 4096, 10*time.Millisecond)
 	require.NoError(t, err)
 	go l.Run()
@@ -108,8 +141,11 @@ func TestLoopEventsTicksAndPost(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("posted task did not run")
 	}
-	time.Sleep(60 * time.Millisecond)
-	assert.GreaterOrEqual(t, r.ticks.Load(), int64(3), "ticks about every 10 ms")
+	// Ticks come, never closer together than the 10 ms interval.
+	ticks := r.nextTicks(t, 4, 10*time.Second)
+	for i := 1; i < len(ticks); i++ {
+		assert.GreaterOrEqual(t, ticks[i].at.Sub(ticks[i-1].at), 10*time.Millisecond, "ticks %d and %d", ticks[i-1].n, ticks[i].n)
+	}
 	require.NoError(t, l.Del(int(rfd.Fd())))
 	assert.Error(t, l.Del(int(rfd.Fd())), "not registered any more")
 }
@@ -117,14 +153,18 @@ func TestLoopEventsTicksAndPost(t *testing.T) {
 // An idle loop sleeps in epoll_wait until its next tick: it must not spin
 // (a wait rounded down to 0 ms once polled ~200,000 times a second through
 // the last millisecond of every tick).
+//
+// Counted between ticks, on the loop itself: an idle tick interval is one
+// poll without waiting, one epoll_wait to the next tick, and at most a
+// spare one if the wait returns a moment early.
 func TestIdleLoopSleeps(t *testing.T) {
-	l, r := newLoop(t)
-	time.Sleep(50 * time.Millisecond)
-	p0, t0 := l.Polls(), r.ticks.Load()
-	time.Sleep(300 * time.Millisecond)
-	polls, ticks := l.Polls()-p0, r.ticks.Load()-t0
-	assert.GreaterOrEqual(t, ticks, int64(10), "ticks about every 10 ms")
-	assert.LessOrEqual(t, polls, uint64(3*ticks+10), "polls per tick while idle (%d polls, %d ticks)", polls, ticks)
+	_, r := newLoop(t)
+	ticks := r.nextTicks(t, 31, 30*time.Second)
+	first, last := ticks[0], ticks[len(ticks)-1]
+	n := last.n - first.n
+	polls := last.polls - first.polls
+	assert.LessOrEqual(t, polls, uint64(3*n+10), "polls while idle over %d ticks (%v)", n, last.at.Sub(first.at))
+	assert.GreaterOrEqual(t, last.at.Sub(first.at), time.Duration(n)*10*time.Millisecond, "%d ticks at least 10 ms apart", n)
 }
 
 func TestDialAndSocketError(t *testing.T) {

@@ -208,28 +208,3 @@ func TestHumanFormatTeaches(t *testing.T) {
 	}
 	assert.True(t, strings.Count(text, "──") >= 3)
 }
-
-// FuzzFeed: arbitrary bytes both ways never panic the tracer.
-func FuzzFeed(f *testing.F) {
-	f.Add([]byte(request), response(), uint8(3))
-	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 101 x\r\n\r\n\x81\x05hello"), uint8(1))
-	f.Fuzz(func(t *testing.T, c2s, s2c []byte, chunk uint8) {
-		tr := New(&bytes.Buffer{}, Options{JSON: chunk%2 == 0})
-		c := tr.Conn("a", "b")
-		step := int(chunk%13) + 1
-		for len(c2s) > 0 || len(s2c) > 0 {
-			k := min(step, len(c2s))
-			c.Feed(ClientToServer, c2s[:k])
-			c2s = c2s[k:]
-			k = min(step, len(s2c))
-			c.Feed(ServerToClient, s2c[:k])
-			s2c = s2c[k:]
-		}
-		c.End("done")
-		for _, s := range c.dirs {
-			if strings.Contains(s.stopped, "internal error") {
-				t.Fatalf("tracer panicked: %s", s.stopped)
-			}
-		}
-	})
-}

@@ -149,8 +149,12 @@ func TestAgainstTshark(t *testing.T) {
 	addr, out := startDump(t, startWSD(t), true)
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
 	pcap := filepath.Join(t.TempDir(), "ws.pcap")
-	capture := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", pcap)
+	// -P -l: besides writing the capture, print each packet's ports and
+	// FIN flag as soon as it is captured, for the test to wait on.
+	capture := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", pcap, "-P", "-l",
+		"-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.fin")
 	stderr, _ := capture.StderrPipe()
+	stdout, _ := capture.StdoutPipe()
 	require.NoError(t, capture.Start())
 	ready := make(chan struct{})
 	go func() {
@@ -163,6 +167,16 @@ func TestAgainstTshark(t *testing.T) {
 			}
 		}
 	}()
+	packets := make(chan packet, 1<<16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if f := strings.Split(sc.Text(), "\t"); len(f) == 3 {
+				packets <- packet{f[0], f[1], f[2] == "1" || strings.EqualFold(f[2], "true")}
+			}
+		}
+		close(packets)
+	}()
 	select {
 	case <-ready:
 	case <-time.After(15 * time.Second):
@@ -170,38 +184,79 @@ func TestAgainstTshark(t *testing.T) {
 		t.Fatal("tshark did not start capturing")
 	}
 	// tshark prints "Capturing on" a moment before packets are captured:
-	// probe until it sees ours, so that the handshake is in the capture.
-	for i := 0; ; i++ {
+	// probe until it shows one of ours, so that the handshake is in the
+	// capture.
+	probed := time.After(15 * time.Second)
+probe:
+	for {
 		c, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		c.Close()
-		time.Sleep(200 * time.Millisecond)
-		if st, err := os.Stat(pcap); (err == nil && st.Size() > 300) || i == 25 {
-			break
+		select {
+		case _, ok := <-packets:
+			require.True(t, ok, "tshark stopped")
+			break probe
+		case <-time.After(200 * time.Millisecond): // not captured yet: probe again
+		case <-probed:
+			capture.Process.Kill()
+			t.Fatal("tshark captured none of the probes")
 		}
 	}
 
 	c, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
-	steps := [][]byte{
-		wstest.Masked(true, frame.OpText, []byte("hello 发送数据")),
-		wstest.Masked(true, frame.OpBinary, []byte{0, 1, 2, 0xff}),
-		wstest.Masked(true, frame.OpText, bytes.Repeat([]byte("m"), 300)),
-		wstest.Masked(false, frame.OpText, []byte("Hel")),
-		wstest.Masked(false, frame.OpContinuation, []byte("lo ")),
-		wstest.Masked(true, frame.OpContinuation, []byte("world")),
-		wstest.Masked(true, frame.OpPing, []byte("are you there")),
-		wstest.Masked(true, frame.OpPong, []byte("unsolicited")),
-		wstest.CloseFrame(4001, "bye"),
+	clientPort := strconv.Itoa(c.LocalAddr().(*net.TCPAddr).Port)
+	// What the echo server answers to each frame: nothing to a fragment
+	// that does not end its message, nor to an unsolicited pong.
+	steps := []struct {
+		frame []byte
+		reply string
+	}{
+		{wstest.Masked(true, frame.OpText, []byte("hello 发送数据")), "text"},
+		{wstest.Masked(true, frame.OpBinary, []byte{0, 1, 2, 0xff}), "binary"},
+		{wstest.Masked(true, frame.OpText, bytes.Repeat([]byte("m"), 300)), "text"},
+		{wstest.Masked(false, frame.OpText, []byte("Hel")), ""},
+		{wstest.Masked(false, frame.OpContinuation, []byte("lo ")), ""},
+		{wstest.Masked(true, frame.OpContinuation, []byte("world")), "text"},
+		{wstest.Masked(true, frame.OpPing, []byte("are you there")), "pong"},
+		{wstest.Masked(true, frame.OpPong, []byte("unsolicited")), ""},
+		{wstest.CloseFrame(4001, "bye"), "close"},
 	}
-	for _, s := range steps {
-		_, err := c.Write(s)
+	// One frame per TCP segment, as tshark shows them: each frame is
+	// written once the previous one has gone through the proxy (the dump
+	// shows it) and its answer has come back to the client.
+	replies := 0
+	for i, s := range steps {
+		_, err := c.Write(s.frame)
 		require.NoError(t, err)
-		time.Sleep(60 * time.Millisecond) // one frame per TCP segment, as tshark shows them
+		if s.reply != "" {
+			f, err := c.ReadFrame(5 * time.Second)
+			require.NoError(t, err, "step %d", i)
+			assert.Equal(t, s.reply, f.Header.OpCode.String(), "the answer to step %d", i)
+			replies++
+		}
+		require.Eventually(t, func() bool {
+			c2s, s2c := dumpedFrames(out.String())
+			return c2s == i+1 && s2c == replies
+		}, 5*time.Second, 2*time.Millisecond, "the dump shows frame %d and the answers so far", i)
 	}
 	c.ExpectEOF(2 * time.Second)
 	c.Close()
-	time.Sleep(500 * time.Millisecond)
+	// Stop capturing once tshark has shown both sides' FIN: every frame of
+	// the session came before them.
+	fins := map[string]bool{}
+	finWait := time.After(10 * time.Second)
+	for !fins[clientPort] || !fins[port] {
+		select {
+		case p, ok := <-packets:
+			require.True(t, ok, "tshark stopped")
+			if p.fin && (p.src == clientPort && p.dst == port || p.src == port && p.dst == clientPort) {
+				fins[p.src] = true
+			}
+		case <-finWait:
+			t.Fatalf("tshark did not show the session's FINs (seen from: %v)", fins)
+		}
+	}
 	capture.Process.Signal(os.Interrupt)
 	capture.Wait()
 
@@ -258,6 +313,28 @@ func TestAgainstTshark(t *testing.T) {
 	}
 	t.Logf("%d frames, %d fields compared with tshark", len(tsFrames[0])+len(tsFrames[1]), compared)
 	assert.Greater(t, compared, 80)
+}
+
+// packet is a captured packet as tshark printed it while capturing.
+type packet struct {
+	src, dst string // TCP ports
+	fin      bool
+}
+
+// dumpedFrames counts the frame events of a JSON dump in each direction.
+func dumpedFrames(dump string) (c2s, s2c int) {
+	for _, l := range strings.Split(dump, "\n") {
+		var e struct{ Event, Dir string }
+		if json.Unmarshal([]byte(l), &e) != nil || e.Event != "frame" {
+			continue
+		}
+		if e.Dir == "c2s" {
+			c2s++
+		} else {
+			s2c++
+		}
+	}
+	return c2s, s2c
 }
 
 // normalize puts tshark's and wsdump's renderings of a field in one form.
