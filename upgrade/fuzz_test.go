@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,7 +53,7 @@ func FuzzParse(f *testing.F) {
 //     any other error is ErrBadHead and stays the same error whatever
 //     follows (the bytes that caused it are already there);
 //   - a parsed head is b[:n], no more than the input or the limit, and ends
-//     with the blank line CRLF CRLF;
+//     with the blank line CRLF CRLF; its status is three digits, 100..599;
 //   - every shorter prefix of a parsed head is ErrIncomplete, and bytes
 //     after the head change nothing: the same fields, the same n;
 //   - Check accepts only a 101 with the right accept key and no extensions;
@@ -65,6 +66,8 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x05hello"))
 	f.Add([]byte("HTTP/1.1 101 x\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"))
 	f.Add([]byte("HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 600)))
+	f.Add([]byte("HTTP/1.1 -12 x\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 +99\r\n\r\n"))
 	const maxHead = 512
 	key := []byte("dGhlIHNhbXBsZSBub25jZQ==")
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -107,6 +110,10 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		if !bytes.HasSuffix(r.Head, []byte("\r\n\r\n")) || !bytes.HasPrefix(r.Head, []byte("HTTP/")) {
 			t.Fatalf("head %q does not start with HTTP/ and end with CRLF CRLF", r.Head)
+		}
+		// status-code = 3DIGIT (RFC 9112 §4), in 100..599 (RFC 9110 §15).
+		if r.Status < 100 || r.Status > 599 || strconv.Itoa(r.Status) != string(b[9:12]) {
+			t.Fatalf("status %d from status line %q", r.Status, bytes.SplitN(b, []byte("\n"), 2)[0])
 		}
 		for k := range n {
 			if _, nk, errk := ParseResponse(b[:k], maxHead); errk != ErrIncomplete || nk != 0 {
