@@ -87,7 +87,8 @@ func ParseResponse(b []byte, maxHead int) (Response, int, error) {
 		maxHead = DefaultMaxHead
 	}
 	in := b[:min(len(b), maxHead)]
-	if len(in) >= 5 && string(in[:5]) != "HTTP/" {
+	if k := min(len(in), 5); string(in[:k]) != "HTTP/"[:k] {
+		// Known at the first byte that differs, however the bytes arrive.
 		return r, 0, errors.Join(ErrBadHead, errors.New("not an HTTP response: "+quote(in)))
 	}
 	eol := bytes.IndexByte(in, '\n')
@@ -95,14 +96,8 @@ func ParseResponse(b []byte, maxHead int) (Response, int, error) {
 		return r, 0, incompleteResponse(b, maxHead)
 	}
 	line := in[:eol+1]
-	// "HTTP/1.1 101 Switching Protocols\r\n"
-	st, err := 0, error(nil)
-	if len(line) >= 14 && line[8] == ' ' && line[len(line)-2] == '\r' && (len(line) == 14 || line[12] == ' ') {
-		st, err = strconv.Atoi(string(line[9:12]))
-	} else {
-		err = errors.New("malformed")
-	}
-	if err != nil {
+	st, ok := statusLine(line)
+	if !ok {
 		return r, 0, errors.Join(ErrBadHead, errors.New("malformed status line "+quote(line)))
 	}
 	r.Status = st
@@ -139,6 +134,18 @@ func incompleteResponse(b []byte, maxHead int) error {
 		return errors.Join(ErrBadHead, errors.New("response head over "+strconv.Itoa(maxHead)+" bytes"))
 	}
 	return ErrIncomplete
+}
+
+// statusLine reads "HTTP/d.d SP ddd [SP reason] CRLF" (RFC 9112 §4): the
+// version's two digits and a three-digit status in 100..599.
+func statusLine(line []byte) (int, bool) {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(line) < 14 || line[len(line)-2] != '\r' || !digit(line[5]) || line[6] != '.' || !digit(line[7]) ||
+		line[8] != ' ' || !digit(line[9]) || !digit(line[10]) || !digit(line[11]) || (len(line) > 14 && line[12] != ' ') {
+		return 0, false
+	}
+	st := int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	return st, st >= 100 && st <= 599
 }
 
 // Check verifies the server's answer to a request made with key
