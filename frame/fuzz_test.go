@@ -19,7 +19,7 @@ import (
 //   - every error is a *ProtocolError closing with 1002, 1007 or 1009;
 //   - the outcome is the same whatever the chunking: the same messages
 //     (opcode and payload) in the same order, then the same error — the
-//     same kind (errors.Is), close code and RFC section — or none.
+//     same kind (errors.Is), close code, RFC section and detail — or none.
 func FuzzMessageReader(f *testing.F) {
 	f.Add([]byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}, uint8(1), false, []byte{2, 0, 5})
 	f.Add([]byte{0x01, 0x03, 0x48, 0x65, 0x6c, 0x89, 0x00, 0x80, 0x02, 0x6c, 0x6f}, uint8(2), true, []byte{0, 7})
@@ -27,6 +27,8 @@ func FuzzMessageReader(f *testing.F) {
 	f.Add([]byte{0x88, 0x82, 1, 2, 3, 4, 0x02, 0xEA}, uint8(1), false, []byte{3})
 	// A text message whose second fragment breaks UTF-8 in its third byte.
 	f.Add([]byte{0x01, 0x02, 0xe6, 0x96, 0x80, 0x03, 0x80, 0x41, 0xff}, uint8(4), true, []byte{1, 1, 4})
+	// A 4-byte sequence broken in its third byte, F0 BE 00.
+	f.Add([]byte{0x81, 0x04, 0xf0, 0xbe, 0x00, 0x00}, uint8(0), true, []byte{1})
 	// A fragmented message over the limit.
 	f.Add(append([]byte{0x02, 0x7E, 0x08, 0x00}, make([]byte, 2048)...), uint8(9), true, []byte{200, 3})
 	const limit = 4096
@@ -116,7 +118,8 @@ func FuzzMessageReader(f *testing.F) {
 }
 
 // sameError reports whether two outcomes are the same: no error, or
-// *ProtocolErrors of one kind with the same code and section.
+// *ProtocolErrors of one kind with the same code, section and detail (the
+// detail goes into the Close frame's reason).
 func sameError(a, b error) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -125,7 +128,7 @@ func sameError(a, b error) bool {
 	if !errors.As(a, &pa) || !errors.As(b, &pb) {
 		return false
 	}
-	return errors.Is(pa, pb) && errors.Is(pb, pa) && pa.Code == pb.Code && pa.Section == pb.Section
+	return errors.Is(pa, pb) && errors.Is(pb, pa) && pa.Code == pb.Code && pa.Section == pb.Section && pa.Detail == pb.Detail
 }
 
 // FuzzRoundTrip encodes a frame and decodes it back.

@@ -1,6 +1,9 @@
 package frame
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // Message is a whole data message or a control frame.
 type Message struct {
@@ -63,7 +66,7 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 		c, k, err := m.Reader.Next(b[n:])
 		n += k
 		if err != nil {
-			return msg, n, err
+			return msg, n, m.sizeFirst(lim, err)
 		}
 		h := &c.Header
 		if h.OpCode.IsControl() {
@@ -109,6 +112,24 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 		}
 	}
 	return msg, n, ErrNeedMore
+}
+
+// sizeFirst makes a frame over the size limit fail as too big (1009) even
+// when the Reader found bad UTF-8 (1007) in the same input: the limit is
+// checked as soon as the header is in, so when the header arrives alone
+// that is what fails, and the outcome must not depend on the reads.
+func (m *MessageReader) sizeFirst(lim *Limits, err error) error {
+	if lim.MaxMessage <= 0 || !errors.Is(err, ErrInvalidUTF8) || !m.h.OpCode.IsData() {
+		return err
+	}
+	held := int64(0)
+	if m.asm != nil {
+		held = int64(len(m.asm.buf))
+	}
+	if total := held + m.h.Length; total > lim.MaxMessage {
+		return ErrMessageTooBig.with(strconv.FormatInt(total, 10) + " bytes, limit " + strconv.FormatInt(lim.MaxMessage, 10))
+	}
+	return err
 }
 
 // assembly returns the out-of-line state, making it on first need. It is

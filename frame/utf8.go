@@ -83,8 +83,9 @@ func (s UTF8State) step(c byte) UTF8State {
 const asciiMask = 0x8080808080808080
 
 // Feed validates b as the continuation of the input seen so far. It returns
-// the new state and, if b holds a byte that makes the input invalid, the
-// index in b where the offending sequence starts (or -1 if all is well).
+// the new state and, if b holds a byte that makes the input invalid, that
+// byte's index in b (or -1 if all is well): the same byte however the
+// input is split, so that what is reported does not depend on the reads.
 // A state that is not Complete at the end of b is not an error: the next
 // chunk may finish the rune.
 func (s UTF8State) Feed(b []byte) (UTF8State, int) {
@@ -119,19 +120,20 @@ func (s UTF8State) Feed(b []byte) (UTF8State, int) {
 			// A whole sequence is in reach: let the standard decoder judge it.
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				return utf8Reject, i
+				// Find the byte the state machine rejects (within 4).
+				for s = utf8Accept; ; i++ {
+					if s = s.step(b[i]); s == utf8Reject {
+						return s, i
+					}
+				}
 			}
 			i += size
 			continue
 		}
 		// The last few bytes may stop mid-rune: walk them with the state machine.
-		start := i
 		for ; i < len(b); i++ {
-			if s.Complete() {
-				start = i
-			}
 			if s = s.step(b[i]); s == utf8Reject {
-				return s, start
+				return s, i
 			}
 		}
 		return s, -1
