@@ -131,24 +131,14 @@ func FuzzFeed(f *testing.F) {
 // byDirection splits a dump into its connection events (open, end) and
 // the events of each direction, in order: only the order within each is
 // promised (Conn's doc), not how the two directions interleave.
-//
-// A not-HTTP event's reason and the bytes it quotes depend on how much of
-// the head had arrived when it was found bad: only the event itself is
-// compared (that the rest depends on the reads is a finding of its own).
 func byDirection(out string, isJSON bool) (ev [3]string) {
-	cur, notHTTP := 0, false
+	cur := 0
 	for _, l := range strings.SplitAfter(out, "\n") {
 		if isJSON {
 			var m map[string]any
 			json.Unmarshal([]byte(l), &m)
 			dir, _ := m["dir"].(string)
 			cur = map[string]int{"": 0, "c2s": 1, "s2c": 2}[dir]
-			if m["event"] == "not-http" {
-				delete(m, "reason")
-				delete(m, "wsd.seen_hex")
-				b, _ := json.Marshal(m)
-				l = string(b) + "\n"
-			}
 		} else if plain := ansi.ReplaceAllString(l, ""); strings.HasPrefix(plain, "══ #") || strings.HasPrefix(plain, "── #") {
 			cur = 0
 			if strings.HasPrefix(plain, "── #") {
@@ -157,9 +147,6 @@ func byDirection(out string, isJSON bool) (ev [3]string) {
 					cur = 2
 				}
 			}
-			notHTTP = strings.Contains(plain, "not a WebSocket handshake")
-		} else if notHTTP {
-			continue
 		}
 		ev[cur] += l
 	}
@@ -218,4 +205,26 @@ func firstDifference(want, got string) string {
 		}
 	}
 	return "(no difference)"
+}
+
+// TestNotHTTPDumpSameWhateverTheReads: a head that is not HTTP is reported
+// the same way however its bytes arrived — the same reason, the same first
+// bytes shown.
+func TestNotHTTPDumpSameWhateverTheReads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		segs []segment
+	}{
+		{"TLS hello to a WebSocket port", []segment{{ClientToServer, []byte("\x16\x03\x01\x00\xa5 TLS hello")}}},
+		{"a response without HTTP/", []segment{{ClientToServer, []byte(request)}, {ServerToClient, []byte("000\n0")}}},
+	} {
+		for _, opt := range []Options{{}, {JSON: true}} {
+			whole, _ := traceRun(opt, tc.segs, func() int { return 1 << 20 })
+			bytewise, _ := traceRun(opt, tc.segs, func() int { return 1 })
+			if whole != bytewise {
+				t.Errorf("%s (JSON %v): fed a byte at a time, the dump differs from the one fed whole:\n%s",
+					tc.name, opt.JSON, firstDifference(whole, bytewise))
+			}
+		}
+	}
 }

@@ -193,8 +193,7 @@ func orNone(s string) string {
 	return s
 }
 
-func (c *Conn) emitNotHTTP(s *stream, err error) {
-	seen := s.head
+func (c *Conn) emitNotHTTP(s *stream, err error, seen []byte) {
 	if len(seen) > 64 {
 		seen = seen[:64]
 	}

@@ -40,7 +40,13 @@ type stream struct {
 	plain       int64  // bytes relayed unparsed
 	stopped     string // why parsing stopped, if it did
 	requestDone bool   // the client's request head is complete
+	notHTTPAt   int    // > 0: the head is not HTTP; report it once this many bytes are in (or at the end)
 }
+
+// seenBytes is how many first bytes a head that is not HTTP is shown with
+// (at least those that proved it is not): the report waits for them, so
+// that it says the same whatever the reads were.
+const seenBytes = 16
 
 // violation is a rule of RFC 6455 the traffic broke.
 type violation struct {
@@ -82,13 +88,17 @@ func (s *stream) handshake(b []byte) {
 		return
 	}
 	s.head = append(s.head, b...)
+	if s.notHTTPAt > 0 {
+		s.notHTTP()
+		return
+	}
 	if s.dir == ClientToServer {
 		req, n, err := upgrade.Parse(s.head, maxHead)
 		if err == upgrade.ErrIncomplete {
 			return
 		}
 		if err != nil {
-			s.notHTTP(err)
+			s.notHTTP()
 			return
 		}
 		c.key = append([]byte(nil), req.Key...)
@@ -109,7 +119,7 @@ func (s *stream) handshake(b []byte) {
 		return
 	}
 	if err != nil {
-		s.notHTTP(err)
+		s.notHTTP()
 		return
 	}
 	accepted := resp.Status == 101
@@ -133,12 +143,41 @@ func (s *stream) handshake(b []byte) {
 	cs.parseFrames(p)
 }
 
-// notHTTP reports a head that is not HTTP; the connection is then relayed
-// without parsing.
-func (s *stream) notHTTP(err error) {
-	s.c.emitNotHTTP(s, err)
+// parseHead parses the direction's head; only its error matters here.
+func (s *stream) parseHead(b []byte) error {
+	if s.dir == ClientToServer {
+		if _, _, err := upgrade.Parse(b, maxHead); err != nil {
+			return err
+		}
+		return nil
+	}
+	_, _, err := upgrade.ParseResponse(b, maxHead)
+	return err
+}
+
+// notHTTP reports a head that is not HTTP, once the bytes it is shown with
+// are in: the shortest prefix that fails, and at least seenBytes. The
+// connection is then relayed without parsing.
+func (s *stream) notHTTP() {
+	if s.notHTTPAt == 0 {
+		k := 1
+		for k < len(s.head) && s.parseHead(s.head[:k]) == upgrade.ErrIncomplete {
+			k++
+		}
+		s.notHTTPAt = max(k, seenBytes)
+	}
+	if len(s.head) < s.notHTTPAt {
+		return // wait for the rest of what it is shown with
+	}
+	s.reportNotHTTP(s.head[:s.notHTTPAt])
+}
+
+// reportNotHTTP emits the report on the given first bytes.
+func (s *stream) reportNotHTTP(seen []byte) {
+	s.c.emitNotHTTP(s, s.parseHead(seen), seen)
 	s.c.state = stPlain
 	s.plain += int64(len(s.head))
+	s.notHTTPAt = -1
 }
 
 // parseFrames parses frames; a malformed header stops parsing (the rest of the

@@ -128,6 +128,11 @@ func (c *Conn) Feed(d Direction, b []byte) {
 func (c *Conn) End(reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range c.dirs {
+		if s := &c.dirs[i]; s.notHTTPAt > 0 {
+			s.reportNotHTTP(s.head) // ended before the bytes a report waits for
+		}
+	}
 	c.emitEnd(reason)
 }
 
