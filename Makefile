@@ -31,7 +31,9 @@ vet:
 
 test-go:
 	$(GO) test -race -count=1 ./...
-	# The long churn test at full size (100,000 cycles) is too slow under -race.
+	# Without the race detector, which allocates on its own: the allocation
+	# tests, and the long churn test at full size (100,000 cycles).
+	$(GO) test -count=1 -run 'Alloc' ./...
 	$(GO) test -count=1 -run 'TestConnectCloseCycles' ./hub
 	cd bench && $(GO) test -count=1 ./...
 

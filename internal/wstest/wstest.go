@@ -1,6 +1,17 @@
 // Package wstest is a byte-level WebSocket client for tests: it sends
 // exactly the frames a test asks for, valid or not, and reads what the
 // server answers, frame by frame.
+//
+// Why it exists beside wsconn's Client, which is the real client role of
+// the connection core: a test of the server needs a client that breaks
+// the rules on purpose (unmasked frames, bad RSV bits, a header split at
+// any byte, no answer to a ping, a Close never sent) and reads in
+// lockstep, blocking, with deadlines. The core's client does everything
+// right and hands over whole messages on its loops, which is what load
+// generation needs and exactly what such a test must not get. So this
+// client has no protocol logic of its own: no read dispatch, no automatic
+// control frames, no close handshake; it parses with package frame and
+// leaves every decision to the test.
 package wstest
 
 import (
