@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/testkit"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
-	"golang.org/x/sys/unix"
 )
 
 type echoH struct{}
@@ -81,19 +81,6 @@ func TestRateModeChargesScheduledTime(t *testing.T) {
 	assert.Zero(t, sc.Stats().Mismatched)
 }
 
-// boundNotListening returns a loopback address held by a bound socket that
-// does not listen: connects to it are refused, and no other test can take
-// the port while this one runs.
-func boundNotListening(t *testing.T) netip.AddrPort {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
-	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	sa, err := unix.Getsockname(fd)
-	require.NoError(t, err)
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
-}
-
 // fakeServer answers every connection with resp, then reads until the
 // client hangs up; closeAfter makes it hang up itself right after.
 func fakeServer(t *testing.T, resp func(req []byte) []byte, closeAfter ...bool) netip.AddrPort {
@@ -128,7 +115,7 @@ func TestFailuresByCause(t *testing.T) {
 		require.Nil(t, err)
 		return r.Key
 	}
-	closedPort := boundNotListening(t)
+	closedPort := testkit.RefusedAddr(t)
 	maskedFrame := frame.AppendHeader(nil, frame.Header{Fin: true, OpCode: frame.OpText, Length: 1, Masked: true, Mask: [4]byte{1, 2, 3, 4}})
 	maskedFrame = append(maskedFrame, 'x'^1)
 	cases := []struct {

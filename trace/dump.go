@@ -3,8 +3,8 @@ package trace
 import (
 	"encoding/hex"
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/jsonw"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Dump is one frame as it crossed the wire, for rendering to learners.
@@ -251,13 +251,13 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 			dst = strconv.AppendUint(dst, uint64(code), 10)
 			if len(p) > 2 {
 				dst = jsonKey(dst, "websocket.payload.close.reason", false)
-				dst = jsonString(dst, p[2:])
+				dst = jsonw.AppendString(dst, p[2:])
 			}
 			info := code.Info()
 			dst = jsonKey(dst, "wsd.close_name", false)
-			dst = jsonString(dst, []byte(info.Name))
+			dst = jsonw.AppendString(dst, []byte(info.Name))
 			dst = jsonKey(dst, "wsd.close_meaning", false)
-			dst = jsonString(dst, []byte(info.Meaning))
+			dst = jsonw.AppendString(dst, []byte(info.Meaning))
 		}
 	case op == frame.OpPing:
 		dst = jsonKey(dst, "websocket.payload.ping", false)
@@ -267,7 +267,7 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 		dst = jsonHex(dst, p)
 	case op == frame.OpText:
 		dst = jsonKey(dst, "websocket.payload.text", false)
-		dst = jsonString(dst, p)
+		dst = jsonw.AppendString(dst, p)
 	case op == frame.OpContinuation:
 		// As Wireshark: a fragment's own bytes as "continue", and on the
 		// last fragment the reassembled message.
@@ -275,7 +275,7 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 		dst = jsonHex(dst, p)
 		if d.Fragment == "last" && d.Text {
 			dst = jsonKey(dst, "websocket.payload.text", false)
-			dst = jsonString(dst, d.Message)
+			dst = jsonw.AppendString(dst, d.Message)
 		} else if d.Fragment == "last" {
 			dst = jsonKey(dst, "data.data", false)
 			dst = jsonHex(dst, d.Message)
@@ -289,15 +289,15 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	}
 	if d.Fragment != "" {
 		dst = jsonKey(dst, "wsd.fragment", false)
-		dst = jsonString(dst, []byte(d.Fragment))
+		dst = jsonw.AppendString(dst, []byte(d.Fragment))
 	}
 	enc, _ := lengthEncoding(h)
 	dst = jsonKey(dst, "wsd.opcode_name", false)
-	dst = jsonString(dst, []byte(h.OpCode.String()))
+	dst = jsonw.AppendString(dst, []byte(h.OpCode.String()))
 	dst = jsonKey(dst, "wsd.length", false)
 	dst = strconv.AppendInt(dst, h.Length, 10)
 	dst = jsonKey(dst, "wsd.length_encoding", false)
-	dst = jsonString(dst, []byte(enc))
+	dst = jsonw.AppendString(dst, []byte(enc))
 	return dst
 }
 
@@ -313,31 +313,5 @@ func jsonKey(dst []byte, k string, first bool) []byte {
 func jsonHex(dst, p []byte) []byte {
 	dst = append(dst, '"')
 	dst = hex.AppendEncode(dst, p)
-	return append(dst, '"')
-}
-
-// jsonString quotes p as a JSON string; invalid UTF-8 becomes U+FFFD.
-func jsonString(dst, p []byte) []byte {
-	dst = append(dst, '"')
-	for len(p) > 0 {
-		r, size := utf8.DecodeRune(p)
-		switch {
-		case r == '"' || r == '\\':
-			dst = append(dst, '\\', byte(r))
-		case r == '\n':
-			dst = append(dst, '\\', 'n')
-		case r == '\r':
-			dst = append(dst, '\\', 'r')
-		case r == '\t':
-			dst = append(dst, '\\', 't')
-		case r < 0x20 || r == 0x7F:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, "\\ufffd"...)
-		default:
-			dst = append(dst, p[:size]...)
-		}
-		p = p[size:]
-	}
 	return append(dst, '"')
 }

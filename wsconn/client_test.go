@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/testkit"
 	"github.com/wsd-dev/wsd/upgrade"
 	"golang.org/x/sys/unix"
 )
@@ -115,15 +116,7 @@ func TestClientServerCloses(t *testing.T) {
 // A failed dial says at which stage and why, for each way it can fail.
 func TestClientDialErrors(t *testing.T) {
 	s, _ := startEcho(t, nil)
-	// Connects to a bound socket that does not listen are refused; it is
-	// held for the test, so no one else can take the port.
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
-	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	sa, err := unix.Getsockname(fd)
-	require.NoError(t, err)
-	refused := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	refused := testkit.RefusedAddr(t)
 	// A server that accepts and never answers.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

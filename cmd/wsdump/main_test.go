@@ -14,13 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/testkit"
 	"github.com/wsd-dev/wsd/internal/testserver"
 	"github.com/wsd-dev/wsd/internal/wstest"
 	"github.com/wsd-dev/wsd/trace"
@@ -36,10 +36,10 @@ func startWSD(t *testing.T) string {
 
 // startDump runs the proxy in this process and returns its address and
 // the dump.
-func startDump(t *testing.T, upstream string, jsonOut bool) (string, *syncBuf) {
+func startDump(t *testing.T, upstream string, jsonOut bool) (string, *testkit.SyncBuffer) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	out := &syncBuf{}
+	out := &testkit.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { serve(ctx, ln, upstream, trace.New(out, trace.Options{JSON: jsonOut})); close(done) }()
@@ -356,22 +356,4 @@ func normalize(field, v string) string {
 		return strings.ToLower(strings.ReplaceAll(v, ":", ""))
 	}
 	return v
-}
-
-// syncBuf is a buffer the relay goroutines may write concurrently.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -10,10 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/testkit"
 	"github.com/wsd-dev/wsd/internal/testserver"
 	"github.com/wsd-dev/wsd/internal/wstest"
 	"github.com/wsd-dev/wsd/trace"
@@ -98,7 +98,7 @@ func main() {
 // walkthrough runs a session against wsd's echo endpoint, traced by the
 // server, and writes the trace, step by step, as markdown.
 func walkthrough(w io.Writer) error {
-	var dump syncBuf
+	var dump testkit.SyncBuffer
 	tr := trace.New(&dump, trace.Options{MaxShow: 48})
 	srv, err := testserver.Start(func(o *wsconn.Options) {
 		o.Observe = func(_ *upgrade.Request, remote, local netip.AddrPort) wsconn.Observer {
@@ -149,23 +149,4 @@ The accept key example of RFC 6455 §1.3, for reference: key %q gives %q.
 func accept(key string) string {
 	a := upgrade.Accept([]byte(key))
 	return string(a[:])
-}
-
-// syncBuf is a buffer the tracer writes from the server's loops while the
-// walk-through reads it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
