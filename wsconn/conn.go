@@ -230,18 +230,18 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	}
 	e.table.Store(int(c.fd), nil) // before close: the number may be reused at once
 	c.mu.Lock()
-	c.setFlag(fClosed)
-	poller.Close(int(c.fd))
 	x := c.x.Load()
-	c.x.Store(nil)
-	c.mu.Unlock()
 	if x != nil && x.cls.code != 0 { // decided earlier: a violation, a slow consumer, the peer's Close
 		code, reason = x.cls.code, x.cls.reason
 	}
-	c.rd.Reset()
-	if x != nil && x.obs != nil {
+	if x != nil && x.obs != nil { // before the peer can see the socket close
 		x.obs.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
 	}
+	c.setFlag(fClosed)
+	poller.Close(int(c.fd))
+	c.x.Store(nil)
+	c.mu.Unlock()
+	c.rd.Reset()
 	e.conns.Add(-1)
 	l.stats.closed.Add(1)
 	switch {
