@@ -87,11 +87,18 @@ done
 WORK=$(mktemp -d "${TMPBASE:-/var/tmp}/wsd-bare.XXXXXX")
 ROOT=$WORK/root
 MOUNTS=()
+CHILD=
 
 cleanup() {
   local rc=$? pid i m sig
   set +e
   trap - EXIT INT TERM
+  # A step still running (we were signalled): timeout passes TERM to its
+  # whole process group.
+  if [ -n "$CHILD" ]; then
+    kill -TERM "$CHILD" 2>/dev/null
+    wait "$CHILD" 2>/dev/null
+  fi
   # Processes still running inside the chroot (a timed-out browser, tshark).
   for sig in TERM KILL; do
     for pid in $(ls /proc | grep -E '^[0-9]+$'); do
@@ -114,6 +121,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+bounded() { # bounded DURATION COMMAND...: under timeout, in the background so
+  # that a signal to this script is handled at once (bash runs traps only
+  # between commands, or during wait)
+  local rc=0
+  timeout --kill-after=30s "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
+
 mnt() { # mnt TARGET MOUNT-ARGS...: mount, private, remembered for cleanup
   local target=$1
   shift
@@ -127,7 +145,7 @@ start=$SECONDS
 step() { printf '== [%4ds] %s\n' $((SECONDS - start)) "$*"; }
 
 step "debootstrap --variant=minbase $SUITE from $MIRROR into $ROOT"
-if ! timeout 20m debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
+if ! bounded 20m debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
   tail -n 20 "$WORK/debootstrap.log" >&2
   exit 1
 fi
@@ -148,7 +166,7 @@ cp -L "$HOST_CA" "$ROOT/etc/ssl/host-ca.crt"
 in_chroot() { # in_chroot TIMEOUT COMMAND: bash -c COMMAND in the chroot, clean environment
   local t=$1
   shift
-  timeout --kill-after=30s "$t" chroot "$ROOT" /usr/bin/env -i \
+  bounded "$t" chroot "$ROOT" /usr/bin/env -i \
     HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     GOPATH=/root/go GOCACHE=/root/.cache/go-build \
