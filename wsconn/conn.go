@@ -242,7 +242,6 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	c.x.Store(nil)
 	c.mu.Unlock()
 	c.rd.Reset()
-	e.conns.Add(-1)
 	l.stats.closed.Add(1)
 	switch {
 	case c.flags.Load()&fOpened != 0:
@@ -257,4 +256,5 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 			c.h.OnClose(c, frame.CloseAbnormal, dialErr.Error())
 		}
 	}
+	e.conns.Add(-1) // after the handler heard it: Conns() == 0 means every OnClose ran
 }
