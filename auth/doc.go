@@ -17,7 +17,9 @@
 // (Ed25519), RS256/RS384/RS512/PS256 (RSA, 2048 bits or more) or ES256
 // (ECDSA P-256). With both, each key verifies only its own algorithms, so a
 // token "signed" with HS256 using the public key as the secret is refused
-// (RFC 8725 §2.1), as is "alg":"none" (§3.1).
+// (RFC 8725 §2.1), as is "alg":"none" (§3.1). One leniency is jwt/v5's:
+// PS256 verifies with any PSS salt length (rsa.PSSSaltLengthAuto), not only
+// the hash length of RFC 7518 §3.5; Mint uses the hash length.
 //
 // Parsing and signature checks are github.com/golang-jwt/jwt/v5, configured
 // strictly (an algorithm allow-list, exp required, iat checked, strict
