@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,6 +92,30 @@ func Accept(lfd int) (int, error) {
 			return -1, e
 		}
 		return int(nfd), nil
+	}
+}
+
+// AcceptFrom is Accept that also returns the peer's address, read into a
+// buffer on the stack: still no allocation.
+func AcceptFrom(lfd int) (int, netip.Addr, error) {
+	var rsa unix.RawSockaddrAny
+	for {
+		n := uint32(unix.SizeofSockaddrAny)
+		nfd, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return -1, netip.Addr{}, e
+		}
+		var ip netip.Addr
+		switch rsa.Addr.Family {
+		case unix.AF_INET:
+			ip = netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa)).Addr)
+		case unix.AF_INET6:
+			ip = netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa)).Addr).Unmap()
+		}
+		return int(nfd), ip, nil
 	}
 }
 

@@ -53,15 +53,16 @@ func Write(int, []byte, []byte, []byte) (int, error) { return 0, ErrUnsupported 
 func Listen(string, ListenOptions) (int, netip.AddrPort, error) {
 	return -1, netip.AddrPort{}, ErrUnsupported
 }
-func Accept(int) (int, error)       { return -1, ErrUnsupported }
-func PeerAddr(int) netip.AddrPort   { return netip.AddrPort{} }
-func Read(int, []byte) (int, error) { return 0, ErrUnsupported }
-func Close(int) error               { return ErrUnsupported }
-func ShutdownWrite(int) error       { return ErrUnsupported }
-func ShutdownBoth(int) error        { return ErrUnsupported }
-func SetNoDelay(int) error          { return ErrUnsupported }
-func MaxFDs() (int, error)          { return 0, ErrUnsupported }
-func OutOfFDs(error) bool           { return false }
+func Accept(int) (int, error)                 { return -1, ErrUnsupported }
+func AcceptFrom(int) (int, netip.Addr, error) { return -1, netip.Addr{}, ErrUnsupported }
+func PeerAddr(int) netip.AddrPort             { return netip.AddrPort{} }
+func Read(int, []byte) (int, error)           { return 0, ErrUnsupported }
+func Close(int) error                         { return ErrUnsupported }
+func ShutdownWrite(int) error                 { return ErrUnsupported }
+func ShutdownBoth(int) error                  { return ErrUnsupported }
+func SetNoDelay(int) error                    { return ErrUnsupported }
+func MaxFDs() (int, error)                    { return 0, ErrUnsupported }
+func OutOfFDs(error) bool                     { return false }
 
 func Dial(netip.Addr, netip.AddrPort) (int, error) { return -1, ErrUnsupported }
 func SocketError(int) error                        { return ErrUnsupported }

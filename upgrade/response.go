@@ -4,6 +4,8 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"strconv"
+
+	"github.com/wsd-dev/wsd/internal/jsonw"
 )
 
 // GUID is the fixed string of RFC 6455 §1.3 that the accept key mixes in.
@@ -40,9 +42,11 @@ func AppendResponse(dst []byte, key []byte, protocol string) []byte {
 }
 
 // AppendError appends a complete HTTP error response that closes the
-// connection, with a one-line plain-text body.
+// connection, with a one-line JSON body naming the reason:
+// {"error":"…"}, as every error wsd answers.
 func AppendError(dst []byte, e *Error) []byte {
-	return AppendHTTP(dst, e.Status, "text/plain; charset=utf-8", e.Header, []byte(e.Msg+"\n"))
+	body := append(jsonw.AppendString(append(make([]byte, 0, len(e.Msg)+16), `{"error":`...), e.Msg), "}\n"...)
+	return AppendHTTP(dst, e.Status, "application/json; charset=utf-8", e.Header, body)
 }
 
 // AppendHTTP appends a complete HTTP/1.1 response that closes the

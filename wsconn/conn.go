@@ -31,6 +31,7 @@ const (
 	fClient                            // the client role: frames we send are masked, frames we read must not be (§5.1)
 	fOpened                            // OnOpen was called: OnClose will be
 	fLocalClose                        // this side decided the close (Close, a violation, a timeout, the queue cap)
+	fTooFast                           // over Options.HandshakeRate: the handshake is answered 429
 )
 
 // Conn is one WebSocket connection, in either role. Its methods are safe

@@ -26,8 +26,9 @@ type engine struct {
 	limits frame.Limits
 	budget budget
 	groups groupRegistry
-	srv    *Server // nil in a client
-	cl     *Client // nil in a server
+	slots  *chunked.Slots[connSlot] // per-connection state some features need, by fd
+	srv    *Server                  // nil in a client
+	cl     *Client                  // nil in a server
 }
 
 // loop is one event loop with the engine's per-loop state. Everything but
@@ -63,6 +64,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 		return fmt.Errorf("wsconn: %w", err)
 	}
 	e.table = chunked.NewTable[Conn](maxFDs)
+	e.slots = chunked.NewSlots[connSlot](maxFDs)
 	for i := range opt.Loops {
 		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
 		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
@@ -110,6 +112,9 @@ func (e *engine) pick() *loop { return e.loops[int(e.next.Add(1))%len(e.loops)] 
 // caller has set c's fields; the fd is not yet in epoll.
 func (e *engine) register(c *Conn, events uint32) error {
 	e.table.Store(int(c.fd), c)
+	if s := e.slots.Peek(int(c.fd)); s != nil {
+		s.reset() // the fd's last connection may have left something
+	}
 	e.conns.Add(1)
 	l := c.l
 	l.inbox.mu.Lock()
@@ -223,6 +228,7 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 func (l *loop) sweep() {
 	o := &l.e.opt
 	now := l.e.clock()
+	unix := uint32(time.Now().Unix())
 	hs, closeT := ms(o.HandshakeTimeout), ms(o.CloseTimeout)
 	ping := ms(o.PingInterval)
 	// Backwards: removing a connection moves the last one into its slot,
@@ -257,6 +263,10 @@ func (l *loop) sweep() {
 				} else if now-t >= closeT {
 					c.closeNow(frame.CloseAbnormal, "no close from the peer in time")
 				}
+				continue
+			}
+			if c.state == stOpen && c.expired(unix) {
+				c.expire()
 				continue
 			}
 			if o.PingInterval < 0 {

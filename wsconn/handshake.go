@@ -3,6 +3,7 @@ package wsconn
 import (
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/wsd-dev/wsd/upgrade"
@@ -50,6 +51,12 @@ func (c *Conn) handshake(data []byte) {
 	}
 	if err := req.Validate(); err != nil {
 		c.refuse(err)
+		return
+	}
+	if c.flags.Load()&fTooFast != 0 {
+		l.stats.handshakeLimited.Add(1)
+		c.refuse(&upgrade.Error{Status: 429, Msg: "too many new connections from this address: at most " +
+			strconv.FormatFloat(l.e.opt.HandshakeRate, 'g', -1, 64) + " per second", Header: s.ipRate.retryAfter()})
 		return
 	}
 	if !s.originAllowed(req.Origin) {

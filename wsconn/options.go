@@ -39,6 +39,9 @@ type Options struct {
 	DropOldest       bool  // at the queue cap drop the oldest queued messages instead of closing with 1008
 	ReadBuffer       int   // per-loop read buffer [64 KiB]
 
+	ClientMsgRate float64 // messages a connection may send per second, twice that in a burst; more → close 1008 "rate limit" [no limit]
+	HandshakeRate float64 // (server) new connections per second per client IP, twice that in a burst; more → 429 with Retry-After [no limit]
+
 	HandshakeTimeout time.Duration // accept (or dial) to a complete head [5s]
 	PingInterval     time.Duration // idle time before a ping (up to 1.5× it, spread by fd); no traffic for 2 more intervals closes; < 0: never ping [30s]
 	CloseTimeout     time.Duration // wait for the peer's Close after ours [5s]

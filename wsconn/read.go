@@ -84,6 +84,11 @@ func (c *Conn) frames(data []byte) {
 			if c.flags.Load()&fSentClose != 0 {
 				continue // after our Close only the peer's Close matters (§7.1.2)
 			}
+			if l.e.opt.ClientMsgRate > 0 && !c.allowMessage(c.lastRead) {
+				l.stats.rateLimited.Add(1)
+				c.failWith(frame.ClosePolicyViolation, "rate limit")
+				return
+			}
 			l.stats.msgsIn.Add(1)
 			c.h.OnMessage(c, msg.OpCode, msg.Payload)
 			if c.state != stOpen || c.flags.Load()&fClosed != 0 {
@@ -104,6 +109,12 @@ func (c *Conn) fail(err error) {
 		code, reason = pe.Code, pe.CloseReason()
 	}
 	c.l.stats.protocolErrors.Add(1)
+	c.failWith(code, reason)
+}
+
+// failWith closes the connection for something it did: a Close with code
+// and reason, then it drains.
+func (c *Conn) failWith(code frame.CloseCode, reason string) {
 	c.mu.Lock()
 	c.decideLocked(code, reason)
 	c.mu.Unlock()

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"hash/maphash"
 	"net/http"
 	"net/netip"
 	"sync/atomic"
@@ -51,6 +52,7 @@ type Server struct {
 	http   *httpBridge
 	value  any
 
+	ipRate       *ipLimiter  // Options.HandshakeRate; the accepting loop's
 	acceptPaused atomic.Bool // out of fds: the listener is off until the next tick
 	shutting     atomic.Bool
 	stopped      chan struct{} // closed when Shutdown is done
@@ -70,6 +72,9 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s.lfd, s.addr = fd, addr
+	if s.opt.HandshakeRate > 0 {
+		s.ipRate = &ipLimiter{rate: s.opt.HandshakeRate, seed: maphash.MakeSeed()}
+	}
 	return s, nil
 }
 
@@ -102,7 +107,14 @@ func (s *Server) Start(r Routes) error {
 // accept takes waiting connections and spreads them over the loops.
 func (s *Server) accept(l *loop) {
 	for range 256 {
-		fd, err := poller.Accept(s.lfd)
+		var fd int
+		var ip netip.Addr
+		var err error
+		if s.ipRate != nil {
+			fd, ip, err = poller.AcceptFrom(s.lfd)
+		} else {
+			fd, err = poller.Accept(s.lfd)
+		}
 		if err == poller.ErrAgain {
 			return
 		}
@@ -128,6 +140,9 @@ func (s *Server) accept(l *loop) {
 		c.timer.Store(nonzero(now))
 		c.rd.Role = frame.RoleServer
 		c.rd.Limits = &s.limits
+		if s.ipRate != nil && !s.ipRate.allow(ip, now) {
+			c.flags.Store(fTooFast) // answered 429 once its request is read
+		}
 		target.stats.accepted.Add(1)
 		s.register(c, poller.In|poller.RdHup)
 	}

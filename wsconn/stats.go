@@ -9,7 +9,8 @@ type stats struct {
 	msgsIn, msgsOut, bytesIn, bytesOut           atomic.Int64
 	queueDrops, slowCloses, protocolErrors       atomic.Int64
 	handshakeErrors, handshakeTimeouts, httpReqs atomic.Int64
-	pingTimeouts                                 atomic.Int64
+	pingTimeouts, rateLimited, handshakeLimited  atomic.Int64
+	expired                                      atomic.Int64
 	_                                            [64]byte
 }
 
@@ -31,6 +32,9 @@ type Stats struct {
 	HandshakeTimeouts int64 `json:"handshake_timeouts"`
 	PingTimeouts      int64 `json:"ping_timeouts"`
 	HTTPRequests      int64 `json:"http_connections"`
+	RateLimited       int64 `json:"rate_limited"`      // connections closed for sending over ClientMsgRate
+	HandshakeLimited  int64 `json:"handshake_limited"` // handshakes refused with 429 over HandshakeRate
+	Expired           int64 `json:"expired"`           // connections whose expiry passed
 	MessageMemory     int64 `json:"message_memory"`
 }
 
@@ -55,6 +59,9 @@ func (e *engine) Stats() Stats {
 		st.HandshakeTimeouts += x.handshakeTimeouts.Load()
 		st.PingTimeouts += x.pingTimeouts.Load()
 		st.HTTPRequests += x.httpReqs.Load()
+		st.RateLimited += x.rateLimited.Load()
+		st.HandshakeLimited += x.handshakeLimited.Load()
+		st.Expired += x.expired.Load()
 	}
 	return st
 }

@@ -134,3 +134,38 @@ func (a Array[T]) At(i int) *T { return a.chunks[i/Len][i%Len] }
 
 // Set sets the i-th pointer.
 func (a Array[T]) Set(i int, v *T) { a.chunks[i/Len][i%Len] = v }
+
+// Slots is a fixed number of values of T by index, in chunks made on first
+// use (safe for concurrent use: a chunk is installed with a compare and
+// swap); the values themselves are the caller's to synchronise (atomics).
+// Per-connection state by fd that only some connections need lives here,
+// so that the others pay nothing for it.
+type Slots[T any] struct {
+	chunks []atomic.Pointer[[Len]T]
+}
+
+// NewSlots makes n slots.
+func NewSlots[T any](n int) *Slots[T] {
+	return &Slots[T]{chunks: make([]atomic.Pointer[[Len]T], (n+Len-1)/Len)}
+}
+
+// At returns the i-th slot, making its chunk if needed.
+func (s *Slots[T]) At(i int) *T {
+	p := &s.chunks[i/Len]
+	c := p.Load()
+	if c == nil {
+		c = new([Len]T)
+		if !p.CompareAndSwap(nil, c) {
+			c = p.Load()
+		}
+	}
+	return &c[i%Len]
+}
+
+// Peek returns the i-th slot, or nil when its chunk was never made.
+func (s *Slots[T]) Peek(i int) *T {
+	if c := s.chunks[i/Len].Load(); c != nil {
+		return &c[i%Len]
+	}
+	return nil
+}
