@@ -51,6 +51,15 @@ const (
 	ReasonRefreshNotLater = "refresh token does not expire later"
 )
 
+// Reasons lists every reason a token is refused for, for counters kept by
+// reason (metrics).
+func Reasons() []string {
+	return []string{ReasonNoToken, ReasonTooLong, ReasonTwoTokens, ReasonMalformed, ReasonBadSignature,
+		ReasonAlgNone, ReasonAlgNotAllowed, ReasonUnknownAlg, ReasonCrit, ReasonExpired, ReasonNotYetValid,
+		ReasonIssuedInFuture, ReasonWrongIssuer, ReasonWrongAudience, ReasonMissingExp, ReasonMissingSub,
+		ReasonOtherUser, ReasonRefreshNotLater}
+}
+
 func unauthorized(reason string, cause error) *Error {
 	return &Error{Status: http.StatusUnauthorized, Reason: reason, Err: cause}
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/upgrade"
@@ -17,13 +18,17 @@ const ChatPrefix = "/ws/chat/"
 // "System> nick has joined." / "… has disconnected." — one wsconn.Group,
 // so every line is encoded once for all.
 type chat struct {
+	h     *hub.Hub
 	room  *wsconn.Group
 	mu    sync.Mutex
 	nicks map[string]bool
 }
 
-func newChat(srv *wsconn.Server) *chat {
-	return &chat{room: srv.NewGroup(), nicks: map[string]bool{}}
+// ChatRoom is the chat's room, as a token's rooms claim names it.
+const ChatRoom = "chat"
+
+func newChat(h *hub.Hub, srv *wsconn.Server) *chat {
+	return &chat{h: h, room: srv.NewGroup(), nicks: map[string]bool{}}
 }
 
 // chatter is one connection in the room.
@@ -36,8 +41,23 @@ type chatter struct {
 // upgrade takes /ws/chat/{nick}. A bad or taken nickname is refused after
 // the handshake, with a Close 1008 whose reason says why: a browser cannot
 // read the body of a refused handshake, but it can read a close reason.
-func (ch *chat) upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+// With tokens required, the nickname must be the token's user and the
+// token must list the room "chat" (refused at the handshake: 401, 403).
+func (ch *chat) upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	nick, err := url.PathUnescape(string(req.Path[len(ChatPrefix):]))
+	claims, aerr := ch.h.Authenticate(req.Query, req.Header("Authorization"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if claims != nil {
+		if !claims.Allows(nick) {
+			return nil, &upgrade.Error{Status: 403, Msg: auth.ReasonOtherUser}
+		}
+		if !claims.MayUseRoom(ChatRoom) {
+			return nil, &upgrade.Error{Status: 403, Msg: "room " + ChatRoom + " is not in your token"}
+		}
+		c.SetExpiry(claims.Expires)
+	}
 	switch {
 	case err != nil || !hub.ValidName(nick):
 		return &chatter{c: ch, reject: "bad nickname: 1-128 characters, no '/'"}, nil
@@ -86,3 +106,6 @@ func (p *chatter) OnClose(*wsconn.Conn, frame.CloseCode, string) {
 	p.c.mu.Unlock()
 	p.c.say("System> " + p.nick + " has disconnected.")
 }
+
+// OnExpire implements wsconn.Expirer: the chatter's token expired.
+func (p *chatter) OnExpire(c *wsconn.Conn) { c.Close(hub.CloseTokenExpired, "token expired") }

@@ -22,7 +22,7 @@ type Demo struct {
 
 // New makes the demo on a hub and its server (not yet started).
 func New(h *hub.Hub, srv *wsconn.Server) *Demo {
-	return &Demo{h: h, chat: newChat(srv), shop: newShop(h)}
+	return &Demo{h: h, chat: newChat(h, srv), shop: newShop(h)}
 }
 
 // Routes are the hub's routes with the demo's added: /echo and
@@ -34,15 +34,15 @@ func (d *Demo) Routes() wsconn.Routes {
 	return wsconn.Routes{Upgrade: d.upgrade, HTTP: hub.JSONErrors(mux)}
 }
 
-func (d *Demo) upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+func (d *Demo) upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	path := string(req.Path)
 	switch {
 	case path == "/echo":
 		return Echo{}, nil
 	case strings.HasPrefix(path, ChatPrefix):
-		return d.chat.upgrade(req)
+		return d.chat.upgrade(c, req)
 	}
-	return d.h.Upgrade(req)
+	return d.h.Upgrade(c, req)
 }
 
 // Handler returns the demo's HTTP side (the hub's API, the pages, the

@@ -3,14 +3,19 @@ package demo
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/wsconn"
 )
 
 func dial(t *testing.T, e *env, uri string) *wstest.Client {
@@ -88,4 +93,35 @@ func TestShopOrders(t *testing.T) {
 	m := text(t, admin)
 	assert.Contains(t, m, `"type":"message"`)
 	assert.Contains(t, m, `"data":{"id":1,"item":"tea","qty":2,`)
+}
+
+// With tokens required, the chat takes only the token's own nickname, and
+// only with the room "chat" in its rooms.
+func TestChatWithTokens(t *testing.T) {
+	secret := []byte("a secret of at least thirty-two bytes!!")
+	f := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(f, secret, 0o600))
+	v, err := auth.New(auth.Config{SecretFile: f})
+	require.NoError(t, err)
+	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: quiet})
+	require.NoError(t, err)
+	h := hub.New(s, hub.Options{Logger: quiet, Auth: v})
+	require.NoError(t, s.Start(New(h, s).Routes()))
+	t.Cleanup(func() { (&env{srv: s}).stop() })
+	mint := func(sub string, rooms ...string) string {
+		tok, err := auth.Mint(secret, "HS256", auth.MintClaims{Subject: sub, Expires: time.Now().Add(time.Hour), Rooms: rooms})
+		require.NoError(t, err)
+		return tok
+	}
+	addr := s.Addr().String()
+	_, err = wstest.Dial(addr, "/ws/chat/kim", "")
+	assert.ErrorContains(t, err, "401", "no token")
+	_, err = wstest.Dial(addr, "/ws/chat/kim?token="+mint("lee", "chat"), "")
+	assert.ErrorContains(t, err, "403", "another user's nickname")
+	_, err = wstest.Dial(addr, "/ws/chat/kim?token="+mint("kim"), "")
+	assert.ErrorContains(t, err, "403", "no chat in the token's rooms")
+	c, err := wstest.Dial(addr, "/ws/chat/kim?token="+mint("kim", "chat"), "")
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, "System> kim has joined.", text(t, c))
 }

@@ -5,26 +5,40 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
 
 // Upgrade routes upgrade requests to /ws/{user} (percent-encoded) and
-// /ws?user=, with an optional ?since=SEQ. The handler is the user entry
-// itself, or for a resuming connection a small wrapper that remembers
-// since until the hello is out. It allocates nothing for a known user,
-// and only the user entry and its name for a new one.
-func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+// /ws?user=, with an optional ?since=SEQ; with tokens required, also /ws
+// (the user is the token's). The handler is the user entry itself, or for
+// a resuming connection a small wrapper that remembers since until the
+// hello is out. Without tokens it allocates nothing for a known user, and
+// only the user entry and its name for a new one. Nothing of a refused
+// request reaches the users.
+func (h *Hub) Upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	name, ok := userPath(req)
 	if !ok {
 		return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path) + " (try /ws/{user})"}
 	}
-	if name == nil {
-		return nil, &upgrade.Error{Status: 400, Msg: "bad user name in " + string(req.URI) + ": 1-128 bytes of UTF-8 without '/' or control characters"}
+	claims, aerr := h.Authenticate(req.Query, req.Header("Authorization"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if name == nil && claims != nil && string(req.Path) == "/ws" && !hasParam(req.Query, "user") {
+		name = []byte(claims.Subject)
+	}
+	if name == nil || !validName(unsafe.String(unsafe.SliceData(name), len(name))) {
+		return nil, &upgrade.Error{Status: 400, Msg: "bad user name in " + string(req.Path) + ": 1-128 bytes of UTF-8 without '/' or control characters"}
+	}
+	if aerr := h.forUser(claims, string(name)); aerr != nil {
+		return nil, aerr
 	}
 	since, hasSince, err := sinceParam(req.Query)
 	if err != nil {
@@ -33,8 +47,14 @@ func (h *Hub) Upgrade(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	// The user must not be dropped before OnOpen adds the connection:
 	// another loop may close its last connection meanwhile.
 	u, mu := h.lockUserBytes(name)
+	if max := h.opt.MaxConnsPerUser; max > 0 && u.online()+int(u.opens) >= max {
+		mu.Unlock()
+		h.dropIfEmpty(u)
+		return nil, &upgrade.Error{Status: 429, Msg: "too many connections for this user: at most " + strconv.Itoa(max)}
+	}
 	u.opens++
 	mu.Unlock()
+	h.holdToken(c, claims)
 	if hasSince {
 		return &resume{user: u, since: since}, nil
 	}
@@ -64,18 +84,17 @@ func userPath(req *upgrade.Request) (name []byte, ok bool) {
 			name = []byte(s)
 		}
 	case string(path) == "/ws":
-		v, found := queryParam(req.Query, "user")
-		if !found {
-			return nil, true
-		}
-		name = v
+		name, _ = queryParam(req.Query, "user") // nil: the token's user, if any
 	default:
 		return nil, false
 	}
-	if !validName(unsafe.String(unsafe.SliceData(name), len(name))) {
-		return nil, true
-	}
 	return name, true
+}
+
+// hasParam reports whether a raw query has key.
+func hasParam(q []byte, key string) bool {
+	_, found := queryParam(q, key)
+	return found
 }
 
 // queryParam finds key in a raw query and returns its value, unescaped
@@ -186,6 +205,10 @@ func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
 			reply(c, Error{Message: "join: bad room name"})
 			return
 		}
+		if !h.mayUseRoom(c, m.Room) {
+			reply(c, Error{Message: "join: room " + m.Room + " is not in your token"})
+			return
+		}
 		h.join(c, m.Room)
 		reply(c, RoomEvent{Type: "joined", Room: m.Room})
 	case "leave":
@@ -196,7 +219,13 @@ func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
 		reply(c, RoomEvent{Type: "left", Room: m.Room})
 	case "read":
 		h.markRead(u)
+	case "refresh":
+		h.refresh(u, c, m.Token)
 	case "say":
+		if !h.mayUseRoom(c, m.Room) {
+			reply(c, Error{Message: "say: room " + m.Room + " is not in your token"})
+			return
+		}
 		r := h.roomOf(c, m.Room)
 		if r == nil {
 			reply(c, Error{Message: "say: join room " + m.Room + " first"})
@@ -224,6 +253,35 @@ func (u *user) OnClose(c *wsconn.Conn, code frame.CloseCode, reason string) {
 		h.onlineUsers.Add(-1)
 		h.dropIfEmpty(u)
 	}
+}
+
+// OnExpire implements wsconn.Expirer: the token a connection was opened
+// (or last refreshed) with has expired.
+func (u *user) OnExpire(c *wsconn.Conn) {
+	reply(c, Expired{})
+	c.Close(CloseTokenExpired, "token expired")
+}
+
+// CloseTokenExpired is the close code of a connection whose token expired
+// without a refresh.
+const CloseTokenExpired = 4001
+
+// refresh replaces a connection's token with a later one for the same user
+// ({"type":"refresh","token":T}); a bad one changes nothing.
+func (h *Hub) refresh(u *user, c *wsconn.Conn, token string) {
+	if h.opt.Auth == nil {
+		reply(c, Error{Message: "refresh: this server takes no tokens"})
+		return
+	}
+	cur := &auth.Claims{Subject: u.name, Expires: c.Expiry()}
+	claims, aerr := h.opt.Auth.Refresh(cur, token, time.Now())
+	if aerr != nil {
+		h.authFailures.add(aerr.Reason)
+		reply(c, Error{Message: "refresh: " + aerr.Reason})
+		return
+	}
+	h.holdToken(c, claims)
+	reply(c, Refreshed{Exp: claims.Expires.Unix()})
 }
 
 // envelope is any of the hub's messages.

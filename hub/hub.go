@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -25,7 +26,15 @@ type Options struct {
 	MaxMessage  int64         // largest published body, → 413 [DefaultMaxMessage]
 	APIToken    string        // Bearer token for the publish API; empty: loopback clients only
 	MaxPollWait time.Duration // cap on a long poll's ?wait= [DefaultMaxPollWait]
-	Logger      *slog.Logger  // [slog.Default()]
+
+	// Auth, when set, requires a signed token on every client endpoint
+	// (see auth.go); nil leaves them open.
+	Auth *auth.Verifier
+	// MaxConnsPerUser caps a user's connections at once: more → 429 at
+	// the handshake [no cap].
+	MaxConnsPerUser int
+
+	Logger *slog.Logger // [slog.Default()]
 }
 
 // Hub holds users, rooms and their connections, on a wsconn.Server whose
@@ -43,6 +52,9 @@ type Hub struct {
 	roomMu sync.Mutex
 	rooms  map[string]*room
 	joined map[*wsconn.Conn][]*room // the rooms of connections in any
+
+	roomSets     roomSets // the rooms claims of tokens, interned
+	authFailures *failureCounts
 
 	online      atomic.Int64 // user connections
 	onlineUsers atomic.Int64 // users with at least one connection
@@ -68,7 +80,7 @@ func New(srv *wsconn.Server, opt Options) *Hub {
 		opt.Logger = slog.Default()
 	}
 	h := &Hub{opt: opt, srv: srv, start: time.Now(), everyone: srv.NewGroup(),
-		rooms: map[string]*room{}, joined: map[*wsconn.Conn][]*room{}}
+		rooms: map[string]*room{}, joined: map[*wsconn.Conn][]*room{}, authFailures: newFailureCounts()}
 	h.users.seed = maphash.MakeSeed()
 	srv.SetValue(h)
 	return h
@@ -236,3 +248,5 @@ func (h *Hub) Counts() Counts {
 		Published: h.published.Load(), Broadcasts: h.broadcasts.Load(), RoomSends: h.roomSends.Load(),
 		Delivered: h.delivered.Load() + h.everyone.Sent()}
 }
+
+type atomicCount = atomic.Int64

@@ -300,7 +300,7 @@ func TestUserStaysBetweenUpgradeAndOpen(t *testing.T) {
 	e := start(t, Options{}, nil)
 	req, _, perr := upgrade.Parse([]byte("GET /ws/racer HTTP/1.1\r\nHost: x\r\n\r\n"), 0)
 	require.Nil(t, perr)
-	hd, uerr := e.hub.Upgrade(&req)
+	hd, uerr := e.hub.Upgrade(nil, &req) // no tokens: the connection is not touched
 	require.Nil(t, uerr)
 	u := hd.(*user)
 	e.hub.dropIfEmpty(u) // what a closing connection of the same user does

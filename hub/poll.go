@@ -16,6 +16,14 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	claims, aerr := h.Authenticate([]byte(r.URL.RawQuery), []byte(r.Header.Get("Authorization")))
+	if aerr == nil {
+		aerr = h.forUser(claims, name)
+	}
+	if aerr != nil {
+		failAuth(w, aerr)
+		return
+	}
 	q := r.URL.Query()
 	var since uint64
 	if s := q.Get("since"); s != "" {

@@ -147,12 +147,30 @@ func (m Error) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// Expired tells a connection its token expired: it is closed with 4001
+// right after, unless a refresh came first.
+type Expired struct{}
+
+// AppendJSON appends {"type":"expired"}.
+func (Expired) AppendJSON(b []byte) []byte { return append(b, `{"type":"expired"}`...) }
+
+// Refreshed answers a good refresh: the new expiry, Unix seconds.
+type Refreshed struct{ Exp int64 }
+
+// AppendJSON appends {"type":"refreshed","exp":…}.
+func (m Refreshed) AppendJSON(b []byte) []byte {
+	b = appendInt(append(b, `{"type":"refreshed"`...), `,"exp":`, m.Exp)
+	return append(b, '}')
+}
+
 // ClientMessage is what a client may send: {"type":"join"|"leave",
-// "room":R}, {"type":"say","room":R,"data":…}, {"type":"read"}.
+// "room":R}, {"type":"say","room":R,"data":…}, {"type":"read"},
+// {"type":"refresh","token":T}.
 type ClientMessage struct {
-	Type string          `json:"type"`
-	Room string          `json:"room"`
-	Data json.RawMessage `json:"data"`
+	Type  string          `json:"type"`
+	Room  string          `json:"room"`
+	Data  json.RawMessage `json:"data"`
+	Token string          `json:"token"`
 }
 
 // appendBody appends ,"data":… or ,"binary":"base64".

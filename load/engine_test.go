@@ -26,7 +26,7 @@ func (echoH) OnClose(*wsconn.Conn, frame.CloseCode, string)       {}
 func startWSD(t *testing.T) netip.AddrPort {
 	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 		return echoH{}, nil
 	}}))
 	t.Cleanup(func() {

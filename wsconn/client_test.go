@@ -103,7 +103,7 @@ func (closer) OnClose(*Conn, frame.CloseCode, string) {}
 
 // A Close from the server is answered, and reported as the peer's.
 func TestClientServerCloses(t *testing.T) {
-	s := startWith(t, nil, Routes{Upgrade: func(*upgrade.Request) (Handler, *upgrade.Error) { return closer{}, nil }})
+	s := startWith(t, nil, Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) { return closer{}, nil }})
 	cl := newTestClient(t)
 	h := newClientEvents()
 	_, err := cl.Dial(Target{Addr: s.Addr(), Handler: h})

@@ -56,7 +56,9 @@ type inbox struct {
 
 func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	opt.setDefaults()
-	e.opt, e.role, e.start = opt, role, time.Now()
+	// The clock starts at 1 s, not 0: times of 0 mean "none" in the
+	// connections' fields, and nonzero() must not move a real time.
+	e.opt, e.role, e.start = opt, role, time.Now().Add(-time.Second)
 	e.budget.max = opt.MaxMessageMemory
 	e.limits = frame.Limits{MaxMessage: opt.MaxMessage, Buffers: &e.budget}
 	maxFDs, err := poller.MaxFDs()

@@ -36,7 +36,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	err = srv.Start(wsconn.Routes{Upgrade: func(req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+	err = srv.Start(wsconn.Routes{Upgrade: func(_ *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 		if string(req.Path) != "/shout" {
 			return nil, &upgrade.Error{Status: 404, Msg: "no endpoint " + string(req.Path)}
 		}
@@ -93,7 +93,7 @@ func ask(srv *wsconn.Server, path, say string) string {
 // it failed), the messages and the close, on the client's loops.
 func ExampleClient_Dial() {
 	srv, _ := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0"})
-	srv.Start(wsconn.Routes{Upgrade: func(*upgrade.Request) (wsconn.Handler, *upgrade.Error) { return shout{}, nil }})
+	srv.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) { return shout{}, nil }})
 	defer srv.Shutdown(context.Background())
 
 	fmt.Println(ask(srv, "/", "who is there?"))

@@ -90,7 +90,7 @@ func startGroup(t testing.TB, mod func(*Options)) (*Server, *Group, *closeRecord
 	s, err := New(o)
 	require.NoError(t, err)
 	g, rec := s.NewGroup(), &closeRecorder{}
-	require.NoError(t, s.Start(Routes{Upgrade: func(*upgrade.Request) (Handler, *upgrade.Error) { return groupHandler{g, rec}, nil }}))
+	require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) { return groupHandler{g, rec}, nil }}))
 	t.Cleanup(func() {
 		ctx, cancel := contextTimeout(3 * time.Second)
 		defer cancel()

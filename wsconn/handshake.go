@@ -68,7 +68,7 @@ func (c *Conn) handshake(data []byte) {
 	if s.routes.Upgrade == nil {
 		ue = &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path)}
 	} else {
-		h, ue = s.routes.Upgrade(req)
+		h, ue = s.routes.Upgrade(c, req)
 	}
 	if ue != nil {
 		c.refuse(ue)

@@ -46,7 +46,7 @@ func (r *closeRecorder) list() []frame.CloseCode {
 
 // echoRoutes serves /echo, recording closes in rec.
 func echoRoutes(rec *closeRecorder) Routes {
-	return Routes{Upgrade: func(req *upgrade.Request) (Handler, *upgrade.Error) {
+	return Routes{Upgrade: func(_ *Conn, req *upgrade.Request) (Handler, *upgrade.Error) {
 		if string(req.Path) == "/echo" {
 			return echoHandler{rec}, nil
 		}

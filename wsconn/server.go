@@ -34,7 +34,7 @@ type Handler interface {
 // returns the Handler for the new connection, or an *upgrade.Error (404 for
 // an unknown path, 403, ...) to refuse it. req and its fields are valid only
 // during the call.
-type UpgradeFunc func(req *upgrade.Request) (Handler, *upgrade.Error)
+type UpgradeFunc func(_ *Conn, req *upgrade.Request) (Handler, *upgrade.Error)
 
 // Routes say what a server does with what arrives on its port.
 type Routes struct {

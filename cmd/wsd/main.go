@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/trace"
@@ -42,6 +43,8 @@ func run(args []string) error {
 	fs.IntVar(&o.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
 	fs.BoolVar(&o.ReusePort, "reuseport", false, "set SO_REUSEPORT on the listener")
 	fs.IntVar(&o.MaxConns, "max-conns", 0, "connections at once (0: the fd limit)")
+	fs.Float64Var(&o.ClientMsgRate, "client-msg-rate", 0, "messages per second a connection may send, twice that in a burst; more closes it with 1008 (0: no limit)")
+	fs.Float64Var(&o.HandshakeRate, "handshake-rate", 0, "new connections per second per client IP, twice that in a burst; more are answered 429 (0: no limit)")
 	fs.Int64Var(&o.MaxMessage, "max-message", wsconn.DefaultMaxMessage, "largest message in bytes (→ close 1009)")
 	fs.Int64Var(&o.MaxMessageMemory, "max-message-memory", wsconn.DefaultMaxMessageMemory, "bytes all partly received messages may hold together (→ close 1009)")
 	fs.IntVar(&o.MaxHead, "max-head", wsconn.DefaultMaxHead, "largest request head in bytes (→ 431)")
@@ -54,6 +57,9 @@ func run(args []string) error {
 	var ho hub.Options
 	fs.IntVar(&ho.History, "history", hub.DefaultHistory, "messages kept per user for ?since= resume and polling")
 	fs.StringVar(&ho.APIToken, "api-token", "", "Bearer token the publish API requires (default: loopback clients only)")
+	fs.IntVar(&ho.MaxConnsPerUser, "max-conns-per-user", 0, "connections a user may hold at once; more are answered 429 (0: no cap)")
+	var ac auth.Config
+	ac.RegisterFlags(fs)
 	traceOn := fs.Bool("trace", false, "dump every connection's handshake and frames (see -trace-path, -trace-user)")
 	tracePath := fs.String("trace-path", "", "with -trace: only connections whose path starts with this")
 	traceUser := fs.String("trace-user", "", "with -trace: only this user's connections (/ws/{user}, ?user=)")
@@ -100,6 +106,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if ac.Enabled() {
+		v, err := auth.New(ac)
+		if err != nil {
+			return err
+		}
+		ho.Auth = v
+	}
 	h := hub.New(srv, ho)
 	if *statePath != "" {
 		if err := h.LoadFile(*statePath); err != nil {
@@ -117,6 +130,12 @@ func run(args []string) error {
 	log.Info("wsd listening", "addr", srv.Addr().String(), "loops", eff.Loops, "max_conns", eff.MaxConns,
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
 		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
+
+	if v := ho.Auth; v != nil {
+		log.Info("client endpoints require signed tokens", "algorithms", v.Algorithms(), "issuer", ac.Issuer, "audience", ac.Audience, "leeway", ac.Leeway)
+	} else {
+		log.Warn("client endpoints are open: anyone who can reach wsd may connect as any user (set -jwt-secret-file or -jwt-public-key)")
+	}
 
 	got := <-sig
 	log.Info("shutting down", "signal", got.String(), "connections", srv.Conns())

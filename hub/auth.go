@@ -1,0 +1,167 @@
+package hub
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsd-dev/wsd/auth"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+// Signed connection tokens (package auth) guard the client endpoints when
+// Options.Auth is set: /ws/{user}, /ws?user=, /ws (the user then comes
+// from the token), /poll/{user}, and through Authenticate the demo's chat.
+// A connection keeps of its token only what it needs, in its wsconn slot:
+// the expiry (the loops' sweeps watch it) and the rooms it allows, as the
+// number of an interned set (roomSets), shared by every connection with
+// the same rooms.
+
+// Authenticate checks the token of a request to a client endpoint. With
+// no verifier configured it returns nil claims and no error: the
+// endpoints are open. Failures are counted by reason.
+func (h *Hub) Authenticate(rawQuery, authorization []byte) (*auth.Claims, *upgrade.Error) {
+	v := h.opt.Auth
+	if v == nil {
+		return nil, nil
+	}
+	tok, aerr := auth.TokenFrom(rawQuery, authorization)
+	if aerr == nil {
+		var claims *auth.Claims
+		if claims, aerr = v.Verify(tok, time.Now()); aerr == nil {
+			return claims, nil
+		}
+	}
+	return nil, h.refuse(aerr.Status, aerr.Reason)
+}
+
+// refuse counts an authentication failure and makes its answer: 401s carry
+// the Bearer challenge of RFC 6750 §3.
+func (h *Hub) refuse(status int, reason string) *upgrade.Error {
+	h.authFailures.add(reason)
+	e := &upgrade.Error{Status: status, Msg: reason}
+	switch {
+	case reason == auth.ReasonNoToken:
+		e.Header = `WWW-Authenticate: Bearer realm="wsd"`
+	case status == http.StatusUnauthorized:
+		e.Header = `WWW-Authenticate: Bearer realm="wsd", error="invalid_token", error_description="` + reason + `"`
+	}
+	return e
+}
+
+// forUser checks that claims may connect as user (nil claims: open).
+func (h *Hub) forUser(claims *auth.Claims, user string) *upgrade.Error {
+	if claims != nil && !claims.Allows(user) {
+		return h.refuse(http.StatusForbidden, auth.ReasonOtherUser)
+	}
+	return nil
+}
+
+// failAuth answers an HTTP request (a poll) refused by Authenticate.
+func failAuth(w http.ResponseWriter, e *upgrade.Error) {
+	if name, value, ok := strings.Cut(e.Header, ": "); ok {
+		w.Header().Set(name, value)
+	}
+	fail(w, e.Status, e.Msg)
+}
+
+// holdToken keeps what a connection needs of its token: the expiry and
+// its rooms.
+func (h *Hub) holdToken(c *wsconn.Conn, claims *auth.Claims) {
+	if claims == nil {
+		return
+	}
+	c.SetExpiry(claims.Expires)
+	c.SetTag(h.roomSets.intern(claims.Rooms))
+}
+
+// mayUseRoom reports whether c may join or say in room: always when the
+// endpoints are open, else when its token lists the room.
+func (h *Hub) mayUseRoom(c *wsconn.Conn, room string) bool {
+	if h.opt.Auth == nil {
+		return true
+	}
+	return slices.Contains(h.roomSets.get(c.Tag()), room)
+}
+
+// roomSets interns the rooms claims of tokens: a connection keeps the
+// number of its set (its wsconn tag), 0 for none. Sets are never
+// forgotten: there are as many as distinct rooms claims.
+type roomSets struct {
+	mu   sync.RWMutex
+	ids  map[string]uint32
+	sets [][]string // sets[id-1]
+}
+
+func (r *roomSets) intern(rooms []string) uint32 {
+	if len(rooms) == 0 {
+		return 0
+	}
+	key := strings.Join(rooms, "\x00")
+	r.mu.RLock()
+	id := r.ids[key]
+	r.mu.RUnlock()
+	if id != 0 {
+		return id
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id = r.ids[key]; id == 0 {
+		if r.ids == nil {
+			r.ids = map[string]uint32{}
+		}
+		r.sets = append(r.sets, slices.Clone(rooms))
+		id = uint32(len(r.sets))
+		r.ids[key] = id
+	}
+	return id
+}
+
+func (r *roomSets) get(id uint32) []string {
+	if id == 0 {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.sets[id-1]
+}
+
+// failureCounts counts authentication failures by reason: the reasons are
+// package auth's constants, so the map is filled once and only read.
+type failureCounts struct {
+	byReason map[string]*atomicCount
+	other    atomicCount
+}
+
+func newFailureCounts() *failureCounts {
+	f := &failureCounts{byReason: map[string]*atomicCount{}}
+	for _, r := range auth.Reasons() {
+		f.byReason[r] = new(atomicCount)
+	}
+	return f
+}
+
+func (f *failureCounts) add(reason string) {
+	if c := f.byReason[reason]; c != nil {
+		c.Add(1)
+	} else {
+		f.other.Add(1)
+	}
+}
+
+// AuthFailures returns the authentication failures so far by reason.
+func (h *Hub) AuthFailures() map[string]int64 {
+	out := map[string]int64{}
+	for r, c := range h.authFailures.byReason {
+		if n := c.Load(); n > 0 {
+			out[r] = n
+		}
+	}
+	if n := h.authFailures.other.Load(); n > 0 {
+		out["other"] = n
+	}
+	return out
+}
