@@ -66,3 +66,47 @@ func TestEchoPageOneSocketInChromium(t *testing.T) {
 	text, _ := browser.Eval[string](tab, log)
 	require.True(t, strings.Contains(text, "连接已关闭 (code 1000)"), text)
 }
+
+// An empty or 0 quantity gets a human message and places nothing; what
+// the page cannot check (here an item the server refuses) still shows
+// the server's message.
+func TestShopPageValidatesInChromium(t *testing.T) {
+	e := start(t, "127.0.0.1:0", nil)
+	tab := browser.New(t)
+	require.NoError(t, browser.Navigate(tab, "http://"+e.addr+"/shop.html"))
+	result := `document.getElementById('result')`
+	text := result + `.textContent`
+	human := `请输入 1 到 1000 之间的整数数量`
+	qty := func(keys string) { // clear the field, then type
+		t.Helper()
+		_, err := browser.Eval[any](tab, `document.getElementById('qty').value = ''`)
+		require.NoError(t, err)
+		if keys != "" {
+			require.NoError(t, browser.Type(tab, "#qty", keys))
+		}
+	}
+	qty("")
+	require.NoError(t, browser.Click(tab, "#order"))
+	require.NoError(t, browser.WaitTrue(tab, text+`.includes(`+js(human)+`)`, text, pageWait), "empty quantity")
+	for _, bad := range []string{"0", "1001", "1.5"} {
+		qty(bad)
+		_, err := browser.Eval[any](tab, result+`.textContent = ''`)
+		require.NoError(t, err)
+		require.NoError(t, browser.Click(tab, "#order"))
+		require.NoError(t, browser.WaitTrue(tab, text+`.includes(`+js(human)+`)`, text, pageWait), "quantity %s", bad)
+		got, _ := browser.Eval[string](tab, text)
+		require.NotContains(t, got, `"item"`, "no raw API error")
+	}
+	require.Equal(t, uint64(0), e.hub.User(AdminUser).Seq, "nothing was ordered")
+
+	// A valid quantity goes through.
+	qty("2")
+	require.NoError(t, browser.Click(tab, "#order"))
+	require.NoError(t, browser.WaitTrue(tab, result+`.dataset.placed === '1'`, text, pageWait))
+
+	// The server's own refusals are still shown: an item it does not take.
+	_, err := browser.Eval[any](tab, `(function () { var s = document.getElementById('item'); s.add(new Option('(none)', '')); s.value = ''; })()`)
+	require.NoError(t, err)
+	require.NoError(t, browser.Click(tab, "#order"))
+	require.NoError(t, browser.WaitTrue(tab, text+`.includes('qty":1..1000}')`, text, pageWait), "the server's message")
+}
