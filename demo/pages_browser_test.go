@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -109,4 +110,79 @@ func TestShopPageValidatesInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, browser.Click(tab, "#order"))
 	require.NoError(t, browser.WaitTrue(tab, text+`.includes('qty":1..1000}')`, text, pageWait), "the server's message")
+}
+
+// joinChat loads the chat page in tab, types nick and clicks start.
+func joinChat(t *testing.T, e *env, tab context.Context, nick string) {
+	t.Helper()
+	require.NoError(t, browser.Navigate(tab, "http://"+e.addr+"/chat.html"))
+	require.NoError(t, browser.Type(tab, "#yourName", nick))
+	require.NoError(t, browser.Click(tab, "#start"))
+}
+
+const chatLines = `document.getElementById('messages').textContent`
+
+// While connected, start is disabled: a second click opens no second
+// socket, and every line shows once.
+func TestChatPageOneConnectionInChromium(t *testing.T) {
+	e := start(t, "127.0.0.1:0", nil)
+	tab := browser.New(t)
+	status := `document.getElementById('status').textContent`
+	joinChat(t, e, tab, "ann")
+	require.NoError(t, browser.WaitTrue(tab, status+` === 'online as ann'`, status, pageWait))
+	require.NoError(t, browser.WaitTrue(tab, `document.getElementById('start').disabled && document.getElementById('yourName').disabled`, `document.getElementById('start').outerHTML`, pageWait), "start is disabled while connected")
+	require.NoError(t, browser.Click(tab, "#start")) // does nothing
+	require.NoError(t, browser.Type(tab, "#MessageUN", "hi"))
+	require.NoError(t, browser.Click(tab, "#sendMessage"))
+	require.NoError(t, browser.WaitTrue(tab, chatLines+`.includes('ann> hi')`, chatLines, pageWait))
+	lines, _ := browser.Eval[string](tab, chatLines)
+	require.Equal(t, 1, strings.Count(lines, "ann> hi"), lines)
+	require.Equal(t, 1, strings.Count(lines, "System> ann has joined."), lines)
+	st, _ := browser.Eval[string](tab, status)
+	require.Equal(t, "online as ann", st)
+}
+
+// A nickname the server would refuse is caught before connecting; one
+// that is taken is refused by the server, and the page shows its reason
+// and lets the user try another.
+func TestChatPageNicknamesInChromium(t *testing.T) {
+	e := start(t, "127.0.0.1:0", nil)
+	b := browser.New(t)
+	ann, other := browser.NewTab(t, b), browser.NewTab(t, b)
+	status := `document.getElementById('status').textContent`
+	shown := `document.body.innerText` // what the user sees
+	joinChat(t, e, ann, "ann")
+	require.NoError(t, browser.WaitTrue(ann, status+` === 'online as ann'`, status, pageWait))
+	upgrades := serverStats(t, e).Server.Upgrades
+
+	require.NoError(t, browser.Navigate(other, "http://"+e.addr+"/chat.html"))
+	try := func(nick string) {
+		t.Helper()
+		_, err := browser.Eval[any](other, `document.getElementById('yourName').value = ''`)
+		require.NoError(t, err)
+		if nick != "" {
+			require.NoError(t, browser.Type(other, "#yourName", nick))
+		}
+		require.NoError(t, browser.Click(other, "#start"))
+	}
+	for _, c := range []struct{ nick, want string }{
+		{"a/b", "不能包含 '/'"},
+		{strings.Repeat("名", 43), "最多 128 字节"}, // 129 bytes of UTF-8
+		{"", "请输入昵称"},
+	} {
+		nick, want := c.nick, c.want
+		try(nick)
+		require.NoError(t, browser.WaitTrue(other, shown+`.includes(`+js(want)+`)`, shown, pageWait), "nickname %q", nick)
+	}
+	require.Equal(t, upgrades, serverStats(t, e).Server.Upgrades, "no connection for a nickname the page refuses")
+
+	try("ann")
+	require.NoError(t, browser.WaitTrue(other, shown+`.includes('nickname ann is taken')`, shown, pageWait), "the server's reason is shown")
+	require.NoError(t, browser.WaitTrue(other, status+` === 'offline' && !document.getElementById('start').disabled && document.getElementById('sendMessage').disabled`, status, pageWait))
+
+	try("bob")
+	require.NoError(t, browser.WaitTrue(other, status+` === 'online as bob'`, status, pageWait))
+	require.NoError(t, browser.WaitTrue(ann, chatLines+`.includes('System> bob has joined.')`, chatLines, pageWait))
+	n, _ := browser.Eval[string](other, shown)
+	require.NotContains(t, n, "is taken", "the notice is cleared on success")
 }
