@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,8 +48,9 @@ func TestChatPageInChromium(t *testing.T) {
 }
 
 // The seed's shop: orders placed in one browser context pop the new-order
-// modal in the admin's, with a count that stays right across a server
-// restart (the page reconnects with backoff and resumes with ?since=).
+// modal in the admin's, with a count and the unread orders that stay right
+// across a server restart (the page reconnects with backoff and resumes with
+// ?since=).
 func TestShopAdminInChromium(t *testing.T) {
 	e := start(t, "127.0.0.1:0", nil)
 	addr := e.addr
@@ -59,6 +61,13 @@ func TestShopAdminInChromium(t *testing.T) {
 	require.NoError(t, browser.Navigate(shop, "http://"+addr+"/shop.html"))
 
 	badge := `document.getElementById('badge').textContent`
+	tee := func(ids ...int) string { // the popup's lines for these orders
+		var s []string
+		for _, id := range ids {
+			s = append(s, "#"+itoa(id)+" WebSocket T-shirt × 1")
+		}
+		return strings.Join(s, ", ")
+	}
 	order := func(n int) {
 		t.Helper()
 		require.NoError(t, browser.Click(shop, "#order"))
@@ -70,6 +79,7 @@ func TestShopAdminInChromium(t *testing.T) {
 	}
 	modal, _ := browser.Eval[string](admin, `document.getElementById('myModal').className + '|' + document.getElementById('modal-text').textContent`)
 	assert.Equal(t, "modal show|您有 3 条新的订单！", modal)
+	waitAdmin(t, admin, "3|orders 3 new 3|您有 3 条新的订单！|"+tee(3, 2, 1), "three orders placed")
 
 	// Restart the server: state saved, a new hub and server on the same
 	// address. The page backs off while the server is down.
@@ -85,6 +95,8 @@ func TestShopAdminInChromium(t *testing.T) {
 	away, _ := browser.Eval[string](admin, status)
 	require.NoError(t, browser.WaitTrue(admin, status+` === 'connected'`, status, pageWait))
 	require.NoError(t, browser.WaitTrue(admin, badge+` === '5'`, badge, pageWait))
+	// The popup lists the five unread orders, 4 and 5 from the resume.
+	waitAdmin(t, admin, "5|orders 5 new 5|您有 5 条新的订单！|"+tee(5, 4, 3, 2, 1), "after the resume")
 	orders, _ := browser.Eval[[]string](admin, `Array.from(document.querySelectorAll('#orders .order')).map(d => d.textContent)`)
 	assert.Len(t, orders, 5, "each order shown once: %v", orders)
 	assert.Contains(t, orders[0], "#5 ")
@@ -97,6 +109,7 @@ func TestShopAdminInChromium(t *testing.T) {
 	// Mark read: the count goes to 0, on the server too.
 	require.NoError(t, browser.Click(admin, "#view"))
 	require.NoError(t, browser.WaitTrue(admin, badge+` === '0'`, badge, pageWait))
+	waitAdmin(t, admin, "0|orders 5 new 0|hidden", "after the ack")
 	assert.Equal(t, int64(0), h2.User("admin").Unread)
 }
 
