@@ -113,11 +113,13 @@ func relay(tr *trace.Tracer, client net.Conn, upstream string) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
+				// Traced before it is passed on: what it causes on the
+				// other side (the response to a request) is traced after.
+				tc.Feed(d, buf[:n])
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					ended <- fmt.Sprintf("writing to the %s failed: %v", map[bool]string{true: "server", false: "client"}[d == trace.ClientToServer], werr)
 					return
 				}
-				tc.Feed(d, buf[:n])
 			}
 			if err != nil {
 				if cw, ok := dst.(interface{ CloseWrite() error }); ok {
