@@ -235,17 +235,19 @@ func TestPolling(t *testing.T) {
 	assert.Equal(t, "two", msgs[1].(map[string]any)["data"])
 	assert.Equal(t, float64(2), out["seq"])
 
-	// Long poll: answers when a message arrives.
+	// Long poll: answers when a message arrives. The publish waits until
+	// the poll is waiting, so that it is the publish that wakes it.
 	done := make(chan map[string]any)
 	go func() {
 		_, out := e.request("GET", "/poll/dora?since=2&wait=10s", "")
 		done <- out
 	}()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, func() bool { return e.hub.waiters("dora") == 1 }, "the long poll is not waiting")
 	start := time.Now()
 	e.request("POST", "/publish/dora", "three")
 	out = <-done
 	assert.Less(t, time.Since(start), time.Second)
+	assert.Zero(t, e.hub.waiters("dora"), "the woken poll stopped waiting")
 	msgs = out["messages"].([]any)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, float64(3), msgs[0].(map[string]any)["seq"])

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"os"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 // rawHTTP sends b and returns everything the server answers until it
@@ -147,20 +149,102 @@ func TestNeverReadingClientClosedAtQueueCap(t *testing.T) {
 	assert.Greater(t, sent, 4, "the client got to send more than the cap")
 }
 
-// With DropOldest the slow consumer loses old messages instead.
+// With DropOldest the slow consumer loses its oldest queued messages
+// instead, and only those: numbered messages arrive whole and in order,
+// with one gap — the run that was queued first, after the frame already on
+// the wire — as long as the drops counted, and the newest all arrive.
+//
+// The server writes the whole burst inside one OnMessage call, so that the
+// loop cannot flush in between: the frame on the wire stays the same and
+// the drops are one run. The client reads nothing until the burst is over.
 func TestDropOldestPolicy(t *testing.T) {
-	s, _ := startEcho(t, func(o *Options) { o.QueueCap = 128 << 10; o.DropOldest = true })
-	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
+	const (
+		qcap  = 128 << 10
+		size  = 8 << 10 // over the cork limit: each message goes to the socket or the queue by itself
+		drops = 40      // the burst ends once this many were dropped
+	)
+	burstDone := make(chan int, 1) // messages sent
+	s := startWith(t, func(o *Options) { o.QueueCap = qcap; o.DropOldest = true }, Routes{
+		Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) {
+			return burstHandler(func(c *Conn) {
+				p := make([]byte, size)
+				n := 0
+				for ; n < 200000 && c.Server().Stats().QueueDrops < drops; n++ {
+					numbered(p, n)
+					c.Send(frame.OpBinary, p)
+				}
+				c.Send(frame.OpText, []byte("end"))
+				burstDone <- n
+			}), nil
+		}})
+	c, err := wstest.Dial(s.Addr().String(), "/burst", "")
 	require.NoError(t, err)
-	msg := wstest.Masked(true, frame.OpBinary, bytes.Repeat([]byte("d"), 32<<10))
-	writeUntil(c, msg, 10*time.Second, func() bool { return s.Stats().QueueDrops > 0 })
-	eventually(t, 5*time.Second, func() bool { return s.Stats().QueueDrops > 0 }, "no drops counted")
+	defer c.Close()
+	require.NoError(t, c.Send(true, frame.OpText, []byte("go")))
+	var sent int
+	select {
+	case sent = <-burstDone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the burst did not end")
+	}
+	dropped := s.Stats().QueueDrops
+	require.GreaterOrEqual(t, dropped, int64(drops), "no drops counted (%d messages sent)", sent)
 	assert.Zero(t, s.Stats().SlowConsumerClose)
 	assert.Equal(t, 1, s.Conns(), "the connection stays open")
-	// It still receives whole frames once it reads.
-	_, p, err := c.ReadMessage(5 * time.Second)
-	require.NoError(t, err)
-	assert.Len(t, p, 32<<10)
+
+	// Read everything: whole numbered frames, in order, then "end".
+	var got []int
+	for {
+		op, p, err := c.ReadMessage(5 * time.Second)
+		require.NoError(t, err, "after message %v", got[max(len(got)-1, 0):])
+		if op == frame.OpText {
+			require.Equal(t, "end", string(p))
+			break
+		}
+		require.Len(t, p, size)
+		n := int(binary.BigEndian.Uint64(p))
+		require.Equal(t, bytes.Repeat([]byte{byte(n)}, size-8), p[8:], "message %d arrived whole", n)
+		if len(got) > 0 {
+			require.Greater(t, n, got[len(got)-1], "in order, each once")
+		}
+		got = append(got, n)
+	}
+	require.NotEmpty(t, got)
+	assert.Equal(t, sent-1, got[len(got)-1], "the newest message arrived")
+	var gaps [][2]int // [first missing, last missing]
+	prev := -1
+	for _, n := range append(got, sent) { // sent: one past the last message
+		if n != prev+1 {
+			gaps = append(gaps, [2]int{prev + 1, n - 1})
+		}
+		prev = n
+	}
+	require.Len(t, gaps, 1, "one run dropped: %v", gaps)
+	first, last := gaps[0][0], gaps[0][1]
+	t.Logf("%d messages sent, %d..%d dropped (%d counted), %d after them", sent, first, last, dropped, sent-1-last)
+	assert.Equal(t, dropped, int64(last-first+1), "the drops counted are the messages missing (%d..%d)", first, last)
+	assert.Greater(t, first, 0, "the socket took messages before the queue filled")
+	// After the run, everything arrived: the newest are kept, and the
+	// queue held as many of them as its cap allows, no fewer.
+	kept := sent - 1 - last
+	frameSize := size + 4 // 2-byte header and 16-bit length
+	assert.LessOrEqual(t, kept*frameSize, qcap, "kept after the run: %d", kept)
+	assert.GreaterOrEqual(t, (kept+2)*frameSize, qcap, "dropped more than the cap needed: kept %d after the run", kept)
+}
+
+// burstHandler runs itself on each message the client sends.
+type burstHandler func(c *Conn)
+
+func (burstHandler) OnOpen(*Conn)                                  {}
+func (h burstHandler) OnMessage(c *Conn, _ frame.Opcode, _ []byte) { h(c) }
+func (burstHandler) OnClose(*Conn, frame.CloseCode, string)        {}
+
+// numbered fills p with n: 8 bytes big-endian, then byte(n) repeated.
+func numbered(p []byte, n int) {
+	binary.BigEndian.PutUint64(p, uint64(n))
+	for i := 8; i < len(p); i++ {
+		p[i] = byte(n)
+	}
 }
 
 // 5,000 connections opened and closed leave no fd, goroutine or memory

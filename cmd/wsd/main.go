@@ -71,7 +71,9 @@ func run(args []string) error {
 		return err
 	}
 	if origins != "" && origins != "*" {
-		o.Origins = strings.Split(origins, ",")
+		for _, s := range strings.Split(origins, ",") {
+			o.Origins = append(o.Origins, strings.TrimSpace(s))
+		}
 	}
 	if o.Loops <= 0 {
 		o.Loops = runtime.NumCPU()

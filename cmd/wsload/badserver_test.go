@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
+)
+
+// corrupter echoes each connection's messages, except that it flips the
+// last byte of echo 1 and sends echoes 3 and 4 in swapped order.
+type corrupter struct {
+	n    int
+	held []byte
+}
+
+func (*corrupter) OnOpen(*wsconn.Conn)                           {}
+func (*corrupter) OnClose(*wsconn.Conn, frame.CloseCode, string) {}
+func (h *corrupter) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
+	n := h.n
+	h.n++
+	switch n {
+	case 1:
+		q := append([]byte(nil), p...)
+		q[len(q)-1] ^= 1
+		c.Send(op, q)
+	case 3:
+		h.held = append([]byte(nil), p...)
+	case 4:
+		c.Send(op, p)
+		c.Send(op, h.held)
+	default:
+		c.Send(op, p)
+	}
+}
+
+// The wsload binary against a server that corrupts and reorders echoes:
+// it counts the wrong echoes and exits 1.
+func TestBinaryExits1OnWrongEchoes(t *testing.T) {
+	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+		return &corrupter{}, nil
+	}}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	bin := filepath.Join(t.TempDir(), "wsload")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // kills the process (by its PID) if it hangs
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-url", "ws://"+s.Addr().String()+"/x", "-c", "3", "-msgs", "10", "-window", "4", "-json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "wsload exited 0 (or did not run: %v); stderr %s", err, stderr.String())
+	assert.Equal(t, exitFailures, exit.ExitCode(), "stderr %s", stderr.String())
+	var res result
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), "output %q", stdout.String())
+	require.NotNil(t, res.Echo)
+	assert.Equal(t, int64(30), res.Echo.Received)
+	assert.Equal(t, int64(9), res.Echo.Mismatched, "3 wrong echoes per connection")
+	assert.NotEmpty(t, res.Echo.FirstMismatch)
+	assert.Zero(t, res.Stats.Failed(), "the connections themselves were fine: %v", res.Stats.Errors)
+}
