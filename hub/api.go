@@ -28,6 +28,7 @@ func (h *Hub) Mux() *http.ServeMux {
 	api("POST /broadcast", h.handleBroadcast)
 	api("GET /stats", h.handleStats)
 	api("GET /users/{user}", h.handleUser)
+	mux.Handle("GET /metrics", h.authorized(h.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
 	})

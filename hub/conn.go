@@ -50,6 +50,7 @@ func (h *Hub) Upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *up
 	if max := h.opt.MaxConnsPerUser; max > 0 && u.online()+int(u.opens) >= max {
 		mu.Unlock()
 		h.dropIfEmpty(u)
+		h.userCapRefusals.Add(1)
 		return nil, &upgrade.Error{Status: 429, Msg: "too many connections for this user: at most " + strconv.Itoa(max)}
 	}
 	u.opens++

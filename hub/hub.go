@@ -62,6 +62,8 @@ type Hub struct {
 	broadcasts  atomic.Int64
 	roomSends   atomic.Int64
 	delivered   atomic.Int64 // frames handed to connections by publishes and room sends (broadcasts: Group.Sent)
+
+	userCapRefusals atomic.Int64 // handshakes refused over MaxConnsPerUser
 }
 
 // New makes a hub on srv (made with wsconn.New, not yet started). Serve

@@ -186,6 +186,7 @@ func (c *Conn) sendClose(code frame.CloseCode, reason string) {
 	c.mu.Lock()
 	if c.controlLocked(frame.OpClose, p) {
 		c.closingLocked()
+		c.l.stats.codes.sent[codeSlot(code)].Add(1)
 	}
 	c.mu.Unlock()
 }

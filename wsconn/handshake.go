@@ -108,6 +108,7 @@ func (c *Conn) writeHeadLocked(head []byte) {
 func (c *Conn) refuse(e *upgrade.Error) {
 	resp := upgrade.AppendError(c.l.scratch[:0], e)
 	c.l.stats.handshakeErrors.Add(1)
+	c.l.stats.refusedBy[statusSlot(e.Status)].Add(1)
 	c.state = stDraining
 	c.mu.Lock()
 	if x := c.x.Load(); x != nil {

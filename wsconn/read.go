@@ -131,6 +131,7 @@ func (c *Conn) failWith(code frame.CloseCode, reason string) {
 // close it, up to CloseTimeout.
 func (c *Conn) closeReceived(p []byte) {
 	code, reason, _ := frame.ParseClose(p) // validated by the reader
+	c.l.stats.codes.received[codeSlot(code)].Add(1)
 	var b [2]byte
 	echo := b[:0]
 	if code != frame.CloseNoStatus {
@@ -139,6 +140,7 @@ func (c *Conn) closeReceived(p []byte) {
 	c.mu.Lock()
 	if c.controlLocked(frame.OpClose, echo) {
 		c.closingLocked()
+		c.l.stats.codes.sent[codeSlot(code)].Add(1)
 	}
 	client := c.flags.Load()&fClient != 0
 	if client {

@@ -1,6 +1,12 @@
 package wsconn
 
-import "sync/atomic"
+import (
+	"iter"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/wsd-dev/wsd/frame"
+)
 
 // stats are one loop's counters; each sits with its loop to keep the loops
 // off each other's cache lines.
@@ -11,6 +17,8 @@ type stats struct {
 	handshakeErrors, handshakeTimeouts, httpReqs atomic.Int64
 	pingTimeouts, rateLimited, handshakeLimited  atomic.Int64
 	expired                                      atomic.Int64
+	refusedBy                                    [len(refusalStatuses) + 1]atomic.Int64
+	codes                                        codes
 	_                                            [64]byte
 }
 
@@ -64,4 +72,104 @@ func (e *engine) Stats() Stats {
 		st.Expired += x.expired.Load()
 	}
 	return st
+}
+
+// The statuses refused handshakes are counted by, and the close codes;
+// anything else is counted as "other".
+var (
+	refusalStatuses = [...]int{400, 401, 403, 404, 405, 409, 413, 426, 429, 431, 500, 503}
+	closeCodeNames  = [...]string{"1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009",
+		"1010", "1011", "1012", "1013", "1014", "1015", "3xxx", "4001", "4xxx", "other"}
+)
+
+const numCloseCodes = len(closeCodeNames)
+
+// codeSlot is the counter index of a close code.
+func codeSlot(code frame.CloseCode) int {
+	switch {
+	case code >= 1000 && code <= 1015:
+		return int(code - 1000)
+	case code >= 3000 && code <= 3999:
+		return 16
+	case code == 4001:
+		return 17
+	case code >= 4000 && code <= 4999:
+		return 18
+	}
+	return 19
+}
+
+// statusSlot is the counter index of a refusal's status.
+func statusSlot(status int) int {
+	for i, s := range refusalStatuses {
+		if s == status {
+			return i
+		}
+	}
+	return len(refusalStatuses)
+}
+
+// codes counts close codes, sent and received.
+type codes struct {
+	sent, received [numCloseCodes]atomic.Int64
+}
+
+// Refusals returns the refused handshakes by HTTP status ("other" for
+// statuses not listed in refusalStatuses).
+func (e *engine) Refusals() map[string]int64 {
+	out := map[string]int64{}
+	for _, l := range e.loops {
+		for i := range l.stats.refusedBy {
+			if n := l.stats.refusedBy[i].Load(); n > 0 {
+				name := "other"
+				if i < len(refusalStatuses) {
+					name = strconv.Itoa(refusalStatuses[i])
+				}
+				out[name] += n
+			}
+		}
+	}
+	return out
+}
+
+// CloseCodes returns the close codes sent and received ("3xxx", "4xxx",
+// "other" group the rest; 4001 is on its own: an expired token).
+func (e *engine) CloseCodes() (sent, received map[string]int64) {
+	sent, received = map[string]int64{}, map[string]int64{}
+	for _, l := range e.loops {
+		for i := range numCloseCodes {
+			if n := l.stats.codes.sent[i].Load(); n > 0 {
+				sent[closeCodeNames[i]] += n
+			}
+			if n := l.stats.codes.received[i].Load(); n > 0 {
+				received[closeCodeNames[i]] += n
+			}
+		}
+	}
+	return sent, received
+}
+
+// LoopConns is one loop's connections by state.
+type LoopConns struct {
+	Handshaking, Open, Closing int
+}
+
+// ConnsByLoop counts each loop's connections by state, on the loops.
+func (e *engine) ConnsByLoop() []LoopConns {
+	out := make([]LoopConns, len(e.loops))
+	e.OnLoops(func(i int, conns iter.Seq[*Conn]) {
+		var lc LoopConns
+		for c := range conns {
+			switch {
+			case c.state < stOpen:
+				lc.Handshaking++
+			case c.state == stOpen && c.flags.Load()&fSentClose == 0:
+				lc.Open++
+			default:
+				lc.Closing++
+			}
+		}
+		out[i] = lc
+	})
+	return out
 }

@@ -305,6 +305,7 @@ func (c *Conn) slowConsumer() {
 	q.segs = append(q.segs, seg)
 	q.bytes += len(seg)
 	c.closingLocked()
+	c.l.stats.codes.sent[codeSlot(frame.ClosePolicyViolation)].Add(1)
 	c.decideLocked(frame.ClosePolicyViolation, "slow consumer")
 	c.l.stats.slowCloses.Add(1)
 }
