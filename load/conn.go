@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
@@ -46,7 +47,15 @@ func (c *Conn) OnConnect(wc *wsconn.Conn) upgrade.ClientRequest {
 	now := e.Now()
 	c.l.ConnectHist.Record(now - c.t0)
 	c.tReq = now
-	return upgrade.ClientRequest{Host: e.cfg.Host, URI: ExpandPath(e.cfg.Path, int(c.ID)), Origin: e.cfg.Origin}
+	uri := ExpandPath(e.cfg.Path, int(c.ID))
+	if e.cfg.Token != nil {
+		sep := "?"
+		if strings.Contains(uri, "?") {
+			sep = "&"
+		}
+		uri += sep + "token=" + e.cfg.Token(int(c.ID))
+	}
+	return upgrade.ClientRequest{Host: e.cfg.Host, URI: uri, Origin: e.cfg.Origin}
 }
 
 // OnOpen implements wsconn.Handler: the 101 was checked.

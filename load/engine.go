@@ -61,6 +61,9 @@ type Config struct {
 	MaxMessage     int64          // largest message accepted from the server [64 MiB]
 	Tick           time.Duration  // scenario tick [10ms]
 	MaxPending     int            // connects in flight at once [512]
+	// Token, when set, gives connection i a signed token, sent as ?token=
+	// (servers that require one: wsd -jwt-secret-file).
+	Token func(i int) string
 }
 
 // Engine owns the connections of one load process. They run on a

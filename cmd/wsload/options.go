@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/load"
 )
 
@@ -30,6 +31,8 @@ type options struct {
 	publishRate        float64
 	publishCount       int
 	publishToken       string
+	jwtSecretFile      string // mint a token per connection with this HMAC secret (HS256)
+	jwtSub             string // its subject; {i} becomes the connection's index
 	maxP99             time.Duration
 	minSuccess         float64
 	jsonOut, ready     bool
@@ -39,6 +42,7 @@ type options struct {
 	target netip.AddrPort
 	path   string
 	srcs   []netip.Addr
+	token  func(i int) string
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -69,6 +73,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.publishRate, "publish-rate", 10, "push: messages published per second")
 	fs.IntVar(&o.publishCount, "publish-count", 0, "push: messages to publish (0: until -duration)")
 	fs.StringVar(&o.publishToken, "publish-token", "", "push: Bearer token for the publish URL")
+	fs.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "send each connection a signed token (HS256, 1 hour) made with this secret, as ?token= (wsd -jwt-secret-file)")
+	fs.StringVar(&o.jwtSub, "jwt-sub", "u{i}", "with -jwt-secret-file: the tokens' subject; {i} becomes the connection's index")
 	fs.DurationVar(&o.maxP99, "max-p99", 0, "fail (exit 3) when the p99 message latency is above this")
 	fs.Float64Var(&o.minSuccess, "min-success", 0, "fail (exit 3) when fewer than this fraction of connections open (0.99 …)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
@@ -138,6 +144,20 @@ func (o *options) validate() error {
 	if o.procs < 1 || o.loops < 1 || o.conns < 0 {
 		return fmt.Errorf("-procs, -loops at least 1; -c at least 0")
 	}
+	if o.jwtSecretFile != "" {
+		secret, err := auth.ReadSecretFile(o.jwtSecretFile)
+		if err != nil {
+			return fmt.Errorf("-jwt-secret-file: %w", err)
+		}
+		exp := time.Now().Add(time.Hour)
+		o.token = func(i int) string {
+			tok, err := auth.Mint(secret, "HS256", auth.MintClaims{Subject: load.ExpandPath(o.jwtSub, i), Expires: exp})
+			if err != nil {
+				return "" // the server refuses it, and the failure is counted
+			}
+			return tok
+		}
+	}
 	return nil
 }
 
@@ -160,5 +180,5 @@ func (o *options) engineConfig() load.Config {
 	if o.msgRate > 0 || o.scenario == "churn" {
 		tick = time.Millisecond
 	}
-	return load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick}
+	return load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick, Token: o.token}
 }
