@@ -12,6 +12,8 @@
 package main
 
 import (
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -64,7 +66,8 @@ type echoRun struct {
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers (and wsd-base, for -servers wsd,wsd-base,…)")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
+	servers    = flag.String("servers", "wsd,wsd+auth,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1); wsd+auth is wsd with signed tokens and every limit on (-auth-flags), its /ws/{user} clients sending tokens")
+	authFlags  = flag.String("auth-flags", "-client-msg-rate=1000000:-handshake-rate=1000000:-max-conns-per-user=10", "wsd+auth: the limits it runs with besides -jwt-secret-file (on, set high enough not to refuse the benchmark's own load)")
 	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	stepsFlag  = flag.String("steps", "5000,10000,19000", "idle connection counts")
 	userPath   = flag.String("user-path", "/ws/u{i}", "path of the /ws/{user} idle steps ({i}: the connection's index, distinct over all steps); empty: skip them")
@@ -91,6 +94,11 @@ func main() {
 		steps = append(steps, n)
 	}
 	names := strings.Split(*servers, ",")
+	for i, n := range names {
+		if n == "wsd+auth" {
+			names[i] = authSpec()
+		}
+	}
 	runsOf := map[string][]serverResult{}
 	port := 62101
 	for rep := range max(*repeat, 1) {
@@ -120,6 +128,31 @@ func main() {
 
 func bin(name string) string { return filepath.Join(*binDir, name) }
 
+// authSpec is the -servers entry of wsd+auth: wsd with a token secret
+// (made in -bin once) and the limits of -auth-flags.
+func authSpec() string {
+	secret := bin("jwt-secret")
+	if _, err := os.Stat(secret); err != nil {
+		b := make([]byte, 32)
+		crand.Read(b)
+		if err := os.WriteFile(secret, []byte(hex.EncodeToString(b)), 0o600); err != nil {
+			log.Fatal(err)
+		}
+	}
+	return "wsd:-jwt-secret-file=" + secret + ":" + *authFlags
+}
+
+// tokenArgs are the wsload flags that give clients tokens when the server
+// requires them (its flags name a secret).
+func tokenArgs(spec string) []string {
+	for _, f := range proc.ParseServer(spec).Flags {
+		if v, ok := strings.CutPrefix(f, "-jwt-secret-file="); ok {
+			return []string{"-jwt-secret-file", v}
+		}
+	}
+	return nil
+}
+
 // start runs a server (a -servers entry) and waits until it accepts
 // connections.
 func start(spec, addr string) (*proc.Process, error) {
@@ -141,7 +174,7 @@ func start(spec, addr string) (*proc.Process, error) {
 // and samples the server's RSS and fds after each. {i} in path runs over
 // all steps without repeating: each process starts at -first = the
 // connections already held.
-func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step, held int, errs []string) {
+func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...string) (samples []step, held int, errs []string) {
 	sample := func(conns int) {
 		rss, _ := proc.RSS(pid)
 		fds, _ := proc.FDs(pid)
@@ -152,8 +185,9 @@ func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step,
 	for i, target := range steps {
 		add := target - held
 		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", srcBase+i, srcBase+i)
-		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, "-url", "ws://"+addr+path, "-scenario", "hold",
-			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s")
+		args := append([]string{"-url", "ws://" + addr + path, "-scenario", "hold",
+			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s"}, loadArgs...)
+		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, args...)
 		if err != nil {
 			errs = append(errs, err.Error())
 			break
@@ -241,7 +275,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 		return r
 	}
 	defer usrv.Stop(5 * time.Second)
-	r.UserSteps, r.UserMaxHeld, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20)
+	r.UserSteps, r.UserMaxHeld, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20, tokenArgs(spec)...)
 	r.Errors = append(r.Errors, errs...)
 	r.UserBytesPerCon, r.UserFDsPerConn = perConn(r.UserSteps)
 	return r

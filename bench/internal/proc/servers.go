@@ -23,7 +23,16 @@ func ParseServer(spec string) Server {
 }
 
 // Label is how the server's rows are named.
-func (s Server) Label() string { return strings.Join(append([]string{s.Name}, s.Flags...), " ") }
+func (s Server) Label() string {
+	parts := []string{s.Name}
+	for _, f := range s.Flags {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.Contains(v, "/") {
+			f = k + "=…/" + v[strings.LastIndex(v, "/")+1:] // a file: its name is enough
+		}
+		parts = append(parts, f)
+	}
+	return strings.Join(parts, " ")
+}
 
 // Args are the command-line arguments to start it on addr: the address,
 // for a wsd build the flags all wsd builds get (-wsd-flags), then its own.
