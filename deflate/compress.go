@@ -70,10 +70,12 @@ func (c *Compressor) Compress(dst, msg, dict []byte) []byte {
 // the window is cut to its last 2^bits bytes.
 //
 // When dict and msg fit in the window together, no reference can reach past
-// it and the level's writer serves. Otherwise a writer with that window is
-// used (klauspost/compress's NewWriterWindow: its own fast matcher, which
-// ignores the level); it exists for 8 bits too, unlike zlib, which cannot
-// compress with a window of 2^8 and uses 2^9 and distances of at most 250.
+// it and the level's writer serves; a message of at most half the window
+// does so with the oldest bytes of dict left out. A longer one takes a
+// writer with that window (klauspost/compress's NewWriterWindow: its own
+// fast matcher, which ignores the level, ~1 MiB made on first use per
+// window size); it works for 8 bits too, unlike zlib, which cannot
+// compress raw DEFLATE with a window of 2^8.
 func (c *Compressor) CompressWindow(dst, msg, dict []byte, bits uint8) []byte {
 	bits = min(max(bits, 8), 15)
 	size := 1 << bits
@@ -82,7 +84,13 @@ func (c *Compressor) CompressWindow(dst, msg, dict []byte, bits uint8) []byte {
 	}
 	w := c.w
 	if bits < 15 && len(dict)+len(msg) > size && c.level != flate.NoCompression && c.level != flate.HuffmanOnly {
-		w = c.narrowWriter(bits)
+		if len(msg) <= size/2 {
+			// A short message: drop the oldest of the dictionary instead,
+			// so that dictionary and message fit in the window together.
+			dict = dict[len(dict)+len(msg)-size:]
+		} else {
+			w = c.narrowWriter(bits)
+		}
 	}
 	start := len(dst)
 	c.out.b = dst

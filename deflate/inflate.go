@@ -41,11 +41,11 @@ func NewDecompressor(lim *frame.Limits) *Decompressor {
 // back with Release once done.
 //
 // Output is inflated in steps into a buffer that doubles up to the limit
-// (see nextSize); the moment one more byte would pass it, Inflate stops
+// (see bufSize); the moment one more byte would pass it, Inflate stops
 // with ErrTooBig. So the output never holds more than the limit, and the
-// Buffers lend at most 1.5 times the limit: the last buffer and, while it
-// is filled from the one it outgrew, that one (half of it). A payload that
-// is not a complete DEFLATE stream fails with ErrCorrupt.
+// Buffers lend at most limit + ⌈limit/2⌉ bytes: the last buffer and, while
+// it is filled from the one it outgrew, that one. A payload that is not a
+// complete DEFLATE stream fails with ErrCorrupt.
 func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 	limit := d.lim.MaxMessage
 	if limit <= 0 || limit > math.MaxInt {
@@ -55,7 +55,7 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 	// Reset cannot fail for this inflater.
 	_ = d.r.(flate.Resetter).Reset(&d.in, dict)
 	var out []byte
-	size := 0 // of the buffer asked for last
+	k := uint(64) // the last buffer asked for held ⌈limit/2^k⌉ bytes; 64: none yet
 	for {
 		room := int(min(int64(cap(out)), limit)) - len(out)
 		if room == 0 {
@@ -64,13 +64,23 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 				n, err := d.r.Read(d.probe[:])
 				if n > 0 {
 					d.Release(out)
+					if d.in.overran() {
+						// That output was made of the bytes put back
+						// behind the payload: the payload ended inside a
+						// block, whatever its size.
+						return nil, ErrCorrupt.with("the stream is cut inside a block of " + strconv.Itoa(len(msg)))
+					}
 					return nil, ErrTooBig.with("more than " + strconv.FormatInt(limit, 10) + " bytes inflated from " + strconv.Itoa(len(msg)))
 				}
 				return d.finish(out, err)
 			}
-			size = nextSize(size, len(msg), limit)
+			if k == 64 {
+				k = firstShift(len(msg), limit)
+			} else if k > 0 {
+				k--
+			}
 			var ok bool
-			if out, ok = d.grow(out, size); !ok {
+			if out, ok = d.grow(out, int(bufSize(limit, k))); !ok {
 				return nil, ErrTooBig.with("no memory left for messages")
 			}
 			continue
@@ -83,20 +93,27 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 	}
 }
 
-// nextSize is the size of the next output buffer after one of size cur
-// (0: the first) for a payload of in bytes: limit/2^k, the smallest such
-// of at least four times the payload and 512 bytes, then doubling. So the
-// last buffer is exactly the limit and the one it outgrew half of it.
-func nextSize(cur, in int, limit int64) int {
-	if cur > 0 {
-		return int(min(2*int64(cur), limit))
+// The output buffers hold ⌈limit/2^k⌉ bytes for a falling k: the first
+// the smallest that holds four times the payload and 512 bytes, each next
+// one twice that (or one less), the last exactly the limit. So while the
+// last one is filled from the one it outgrew, the two hold
+// limit + ⌈limit/2⌉ bytes.
+func bufSize(limit int64, k uint) int64 {
+	s := limit >> k
+	if limit&(1<<k-1) != 0 {
+		s++
 	}
+	return s
+}
+
+// firstShift is the k of the first buffer for a payload of in bytes.
+func firstShift(in int, limit int64) uint {
 	want := int64(max(4*in, 512))
-	size := limit
-	for size/2 >= want {
-		size /= 2
+	k := uint(0)
+	for k < 62 && bufSize(limit, k+1) >= want {
+		k++
 	}
-	return int(size)
+	return k
 }
 
 // grow moves out into a buffer of size bytes from the Buffers. False, with

@@ -93,6 +93,13 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// overran reports whether the inflater read finalBlock other than as a
+// block: the payload ended inside a block, which took finalBlock's bytes as
+// its own, and output made since may come from them.
+func (m *messageReader) overran() bool {
+	return m.pos > m.finalStart() && !(m.finalHeader && m.finalLen && !m.odd)
+}
+
 // complete reports, once the inflater stopped with io.EOF, whether the
 // message was a complete DEFLATE stream: it ended on a block boundary and
 // finalBlock was read as a block (see messageReader), or a block of its own
