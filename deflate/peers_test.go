@@ -226,3 +226,52 @@ func TestPythonOracleCatchesFarReferences(t *testing.T) {
 	assert.False(t, res[1].OK)
 	assert.True(t, res[2].OK, res[2].Err)
 }
+
+// periodic repeats a random block of p bytes: its best matches are exactly
+// p bytes back, just inside or just outside a window of about p.
+func periodic(p, n int, seed uint64) []byte {
+	block := random(p, seed)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = block[i%p]
+	}
+	return b
+}
+
+// Windows are kept against data that tempts references just past them:
+// periods of 2^W-1 .. 2^W+7 bytes, in the message and in the dictionary,
+// for messages shorter and longer than the window (both writer paths),
+// inflated strictly by zlib with 2^W.
+func TestCompressWindowHonoured(t *testing.T) {
+	type item struct {
+		level  int
+		bits   uint8
+		period int
+		msg    []byte
+	}
+	var items []item
+	var jobs []zlibJob
+	for _, level := range []int{1, 6, 9} {
+		c, err := NewCompressor(level)
+		require.NoError(t, err)
+		for bits := uint8(8); bits < 15; bits++ {
+			size := 1 << bits
+			for _, p := range []int{size - 1, size, size + 1, size + 7} {
+				dict := periodic(p, size, uint64(p))
+				for _, n := range []int{size / 3, 3 * size} {
+					msg := periodic(p, n, uint64(p))
+					z := c.CompressWindow(nil, msg, dict, bits)
+					items = append(items, item{level, bits, p, msg})
+					jobs = append(jobs, zlibJob{Op: "inflate", WBits: bits, Dict: b64(dict), Msgs: []string{b64(z)}})
+				}
+			}
+		}
+	}
+	for i, r := range runZlibPeer(t, "python", jobs) {
+		it := items[i]
+		name := fmt.Sprintf("level %d bits %d period %d len %d", it.level, it.bits, it.period, len(it.msg))
+		if assert.True(t, r.OK, "%s: %s", name, r.Err) {
+			assert.Equal(t, it.msg, unb64(t, r.Msgs[0]), name)
+		}
+	}
+}
