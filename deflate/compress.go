@@ -94,6 +94,8 @@ func (c *Compressor) CompressWindow(dst, msg, dict []byte, bits uint8) []byte {
 	}
 	start := len(dst)
 	c.out.b = dst
+	// The writer keeps dict (not a copy) until the next message resets it;
+	// it only reads it here.
 	w.ResetDict(&c.out, dict)
 	// Writing to appendWriter cannot fail, so neither can the writer.
 	_, _ = w.Write(msg)

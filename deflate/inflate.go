@@ -52,6 +52,7 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 		limit = math.MaxInt
 	}
 	d.in.reset(msg)
+	defer d.in.reset(nil) // hold no payload between messages
 	// Reset cannot fail for this inflater.
 	_ = d.r.(flate.Resetter).Reset(&d.in, dict)
 	var out []byte
@@ -68,9 +69,9 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 						// That output was made of the bytes put back
 						// behind the payload: the payload ended inside a
 						// block, whatever its size.
-						return nil, ErrCorrupt.with("the stream is cut inside a block of " + strconv.Itoa(len(msg)))
+						return nil, ErrCorrupt.with("the stream is cut inside a block, payload of " + strconv.Itoa(len(msg)) + " bytes")
 					}
-					return nil, ErrTooBig.with("more than " + strconv.FormatInt(limit, 10) + " bytes inflated from " + strconv.Itoa(len(msg)))
+					return nil, ErrTooBig.with("more than " + strconv.FormatInt(limit, 10) + " bytes inflated from a payload of " + strconv.Itoa(len(msg)) + " bytes")
 				}
 				return d.finish(out, err)
 			}
@@ -155,7 +156,7 @@ func (d *Decompressor) finish(out []byte, err error) ([]byte, error) {
 		why = corruptWhy(err, len(d.in.msg))
 	}
 	d.Release(out)
-	return nil, ErrCorrupt.with(why + " of " + strconv.Itoa(len(d.in.msg)))
+	return nil, ErrCorrupt.with(why + ", payload of " + strconv.Itoa(len(d.in.msg)) + " bytes")
 }
 
 // corruptWhy says what an inflater error means for a payload of n bytes
