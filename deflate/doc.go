@@ -13,7 +13,9 @@
 //
 // Inflating is bounded: output goes into buffers lent by a frame.Buffers
 // (the server's memory budget) and stops with ErrTooBig the moment it
-// would pass the message size limit, so a small bomb never holds more than
-// the limit. Errors are *Error values with the close code to answer:
+// would pass the message size limit: a small bomb never inflates past the
+// limit, and the Buffers lend at most limit + ⌈limit/2⌉ bytes for it (while
+// the last buffer is filled from the one it outgrew). Errors are *Error
+// values with the close code to answer:
 // ErrTooBig (1009) and ErrCorrupt (1007); match them with errors.Is.
 package deflate
