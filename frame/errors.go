@@ -3,6 +3,7 @@ package frame
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrNeedMore is returned by the incremental parsers when the input ends
@@ -25,7 +26,11 @@ func (e *ProtocolError) Error() string {
 	if e.Detail != "" {
 		s += " (" + e.Detail + ")"
 	}
-	return fmt.Sprintf("%s [RFC 6455 §%s, close %d]", s, e.Section, e.Code)
+	ref := e.Section
+	if !strings.HasPrefix(ref, "RFC ") {
+		ref = "RFC 6455 §" + ref
+	}
+	return fmt.Sprintf("%s [%s, close %d]", s, ref, e.Code)
 }
 
 // CloseReason is the text to put in the Close frame: the reason and the
@@ -78,6 +83,7 @@ var (
 	ErrExpectedContinue   = perr(CloseProtocolError, "5.4", "new data frame inside an unfinished fragmented message")
 	ErrInvalidUTF8        = perr(CloseInvalidPayload, "8.1", "text message is not valid UTF-8")
 	ErrMessageTooBig      = perr(CloseMessageTooBig, "10.4", "message over the size limit")
+	ErrCompressedNotFirst = perr(CloseProtocolError, "RFC 7692 §6.1", "RSV1 (compressed) on a control frame or a continuation")
 
 	ErrCloseOneByte    = perr(CloseProtocolError, "5.5.1", "close payload of 1 byte")
 	ErrBadCloseCode    = perr(CloseProtocolError, "7.4", "invalid close code")

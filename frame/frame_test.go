@@ -97,7 +97,7 @@ func readAllErr(m *MessageReader, b []byte, chunk int) ([]Message, error) {
 			if err != nil {
 				return out, err
 			}
-			out = append(out, Message{OpCode: msg.OpCode, Payload: append([]byte{}, msg.Payload...)})
+			out = append(out, Message{OpCode: msg.OpCode, Payload: append([]byte{}, msg.Payload...), Compressed: msg.Compressed})
 		}
 	}
 	return out, nil
@@ -374,3 +374,47 @@ func (c *countingBuffers) Get(n int) []byte {
 }
 
 func (c *countingBuffers) Put(b []byte) { c.out -= cap(b) }
+
+// With RSV1 negotiated (permessage-deflate), RSV1 marks a compressed
+// message on its first frame only; the message says it is compressed,
+// whole or fragmented, and its bytes (DEFLATE, not text) are not checked
+// as UTF-8 until inflated.
+func TestCompressedMessages(t *testing.T) {
+	frame := func(fin bool, rsv uint8, op Opcode, p []byte) []byte {
+		b := AppendHeader(nil, Header{Fin: fin, Rsv: rsv, OpCode: op, Length: int64(len(p))})
+		return append(b, p...)
+	}
+	notUTF8 := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00} // "Hello" compressed: not UTF-8
+	for _, chunk := range []int{1, 3, 1000} {
+		m := &MessageReader{Reader: Reader{Role: RoleClient, Rsv: Rsv1}}
+		in := append(frame(true, Rsv1, OpText, notUTF8), frame(false, Rsv1, OpBinary, notUTF8[:3])...)
+		in = append(in, frame(true, 0, OpPing, nil)...)
+		in = append(in, frame(true, 0, OpContinuation, notUTF8[3:])...)
+		in = append(in, frame(true, 0, OpText, []byte("plain"))...)
+		msgs := readAll(t, m, in, chunk)
+		require.Len(t, msgs, 4, "chunk %d", chunk)
+		assert.True(t, msgs[0].Compressed)
+		assert.Equal(t, notUTF8, msgs[0].Payload)
+		assert.Equal(t, OpPing, msgs[1].OpCode, "a control frame between fragments comes as it is")
+		assert.False(t, msgs[1].Compressed)
+		assert.Equal(t, OpBinary, msgs[2].OpCode)
+		assert.True(t, msgs[2].Compressed, "fragmented: the first frame's RSV1 counts")
+		assert.Equal(t, notUTF8, msgs[2].Payload)
+		assert.False(t, msgs[3].Compressed)
+	}
+	for name, in := range map[string][]byte{
+		"RSV1 on a ping":         frame(true, Rsv1, OpPing, nil),
+		"RSV1 on a continuation": append(frame(false, Rsv1, OpText, []byte("a")), frame(true, Rsv1, OpContinuation, []byte("b"))...),
+	} {
+		m := &MessageReader{Reader: Reader{Role: RoleClient, Rsv: Rsv1}}
+		_, err := readAllErr(m, in, 1)
+		assert.ErrorIs(t, err, ErrCompressedNotFirst, name)
+		var pe *ProtocolError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, CloseProtocolError, pe.Code)
+		assert.Contains(t, err.Error(), "RFC 7692 §6.1")
+	}
+	m := &MessageReader{Reader: Reader{Role: RoleClient}}
+	_, err := readAllErr(m, frame(true, Rsv1, OpText, []byte("x")), 1)
+	assert.ErrorIs(t, err, ErrReservedBits, "without negotiation RSV1 is refused")
+}

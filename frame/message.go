@@ -9,6 +9,10 @@ import (
 type Message struct {
 	OpCode  Opcode
 	Payload []byte // unmasked; valid until the next call to Next or Release
+	// Compressed: RSV1 was set on the message's first frame (RFC 7692
+	// §6): Payload is DEFLATE data to inflate, and a text message's UTF-8
+	// is not checked yet.
+	Compressed bool
 }
 
 // Buffers lends the memory that holds partly received messages. A server
@@ -96,7 +100,7 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 				return msg, n, ErrMessageTooBig.with(strconv.FormatInt(total, 10) + " bytes, limit " + strconv.FormatInt(lim.MaxMessage, 10))
 			}
 			if c.Last && h.Fin && h.OpCode != OpContinuation {
-				return Message{OpCode: h.OpCode, Payload: c.Payload}, n, nil // whole in b: no copy
+				return Message{OpCode: h.OpCode, Payload: c.Payload, Compressed: m.comp}, n, nil // whole in b: no copy
 			}
 			if h.OpCode != OpContinuation {
 				m.assembly().op = h.OpCode
@@ -108,7 +112,7 @@ func (m *MessageReader) Next(b []byte) (msg Message, n int, err error) {
 		}
 		if c.Last && h.Fin {
 			a.lent = true
-			return Message{OpCode: a.op, Payload: a.buf}, n, nil
+			return Message{OpCode: a.op, Payload: a.buf, Compressed: m.comp}, n, nil
 		}
 	}
 	return msg, n, ErrNeedMore

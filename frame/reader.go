@@ -32,8 +32,9 @@ type Reader struct {
 	Rsv       uint8     // RSV bits allowed by negotiated extensions (§5.2)
 	inPayload bool      // the header was read; payload bytes follow
 	fragOp    Opcode    // opcode of the unfinished fragmented message, 0 if none
-	text      bool      // the current data message is text
+	text      bool      // the current data message is text, its UTF-8 checked as it comes
 	utf8      UTF8State // of the current text message
+	comp      bool      // the current data message is compressed (RSV1 on its first frame, RFC 7692 §6)
 	// The fields are ordered so that the struct packs into 48 bytes: a
 	// server holds one per connection.
 }
@@ -126,6 +127,9 @@ func (r *Reader) begin(h Header) error {
 	if err := h.Validate(r.Role, r.Rsv); err != nil {
 		return err
 	}
+	if h.Rsv&Rsv1 != 0 && (h.OpCode.IsControl() || h.OpCode == OpContinuation) {
+		return ErrCompressedNotFirst.with(h.OpCode.String() + " frame with RSV1")
+	}
 	if h.OpCode.IsData() {
 		if h.OpCode == OpContinuation {
 			if r.fragOp == 0 {
@@ -135,7 +139,10 @@ func (r *Reader) begin(h Header) error {
 			if r.fragOp != 0 {
 				return ErrExpectedContinue.with(h.OpCode.String() + " frame while a " + r.fragOp.String() + " message is open")
 			}
-			r.text = h.OpCode == OpText
+			// A compressed message's UTF-8 is checked once it is inflated:
+			// its bytes here are DEFLATE data.
+			r.comp = h.Rsv&Rsv1 != 0
+			r.text = h.OpCode == OpText && !r.comp
 			r.utf8 = utf8Accept
 			if !h.Fin {
 				r.fragOp = h.OpCode
