@@ -20,12 +20,13 @@ func NewKey() [24]byte {
 
 // ClientRequest describes a handshake request (RFC 6455 §4.1).
 type ClientRequest struct {
-	Host      string // Host header: host[:port]
-	URI       string // request-target, "/" if empty
-	Key       []byte // from NewKey
-	Origin    string // optional
-	Protocols string // optional, comma-separated offer
-	Header    string // optional extra header lines, CRLF-separated, no final CRLF
+	Host       string // Host header: host[:port]
+	URI        string // request-target, "/" if empty
+	Key        []byte // from NewKey
+	Origin     string // optional
+	Protocols  string // optional, comma-separated offer
+	Extensions string // optional Sec-WebSocket-Extensions offer (AppendDeflateOffer)
+	Header     string // optional extra header lines, CRLF-separated, no final CRLF
 }
 
 // AppendRequest appends the GET request of the opening handshake.
@@ -51,6 +52,11 @@ func AppendRequest(dst []byte, c ClientRequest) []byte {
 		dst = append(dst, c.Protocols...)
 		dst = append(dst, "\r\n"...)
 	}
+	if c.Extensions != "" {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = append(dst, c.Extensions...)
+		dst = append(dst, "\r\n"...)
+	}
 	if c.Header != "" {
 		dst = append(dst, c.Header...)
 		dst = append(dst, "\r\n"...)
@@ -66,7 +72,10 @@ type Response struct {
 	Connection []byte
 	Accept     []byte
 	Protocol   []byte
-	Extension  []byte
+	Extension  []byte // the first Sec-WebSocket-Extensions line
+	// ExtensionLines counts the Sec-WebSocket-Extensions lines: a client
+	// that negotiates one extension must refuse an answer with several.
+	ExtensionLines int
 
 	upgradeWS, connUpgrade bool
 }
@@ -115,7 +124,10 @@ func ParseResponse(b []byte, maxHead int) (Response, int, error) {
 		case equalFold(l.name, "Sec-WebSocket-Protocol"):
 			r.Protocol = l.value
 		case equalFold(l.name, "Sec-WebSocket-Extensions"):
-			r.Extension = l.value
+			if r.ExtensionLines == 0 {
+				r.Extension = l.value
+			}
+			r.ExtensionLines++
 		}
 	}
 	switch {
@@ -151,6 +163,19 @@ func statusLine(line []byte) (int, bool) {
 // Check verifies the server's answer to a request made with key
 // (RFC 6455 §4.1, the client's checks of the response).
 func (r *Response) Check(key []byte) error {
+	if err := r.CheckAccept(key); err != nil {
+		return err
+	}
+	if r.Extension != nil {
+		return errors.Join(ErrBadExtension, errors.New("server answered extensions that were not offered: "+quote(r.Extension)))
+	}
+	return nil
+}
+
+// CheckAccept is Check without the rule on extensions, for a client that
+// offered some and checks the answer to its offer itself
+// (ParseDeflateResponse).
+func (r *Response) CheckAccept(key []byte) error {
 	if r.Status != 101 {
 		return errors.Join(ErrBadStatus, errors.New("status "+strconv.Itoa(r.Status)))
 	}
@@ -160,9 +185,6 @@ func (r *Response) Check(key []byte) error {
 	want := Accept(key)
 	if string(r.Accept) != string(want[:]) {
 		return errors.Join(ErrBadAccept, errors.New("got "+quote(r.Accept)+", want "+string(want[:])))
-	}
-	if r.Extension != nil {
-		return errors.Join(ErrBadUpgrade, errors.New("server answered extensions that were not offered: "+quote(r.Extension)))
 	}
 	return nil
 }

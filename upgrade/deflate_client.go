@@ -136,3 +136,20 @@ func acceptAnswer(o, a DeflateOffer) (DeflateParams, string) {
 func badExtension(why string, value []byte) error {
 	return errors.Join(ErrBadExtension, errors.New(why+" in "+quote(value)))
 }
+
+// ParseDeflateOffers reads the permessage-deflate offers of a
+// Sec-WebSocket-Extensions value (as a client sends it), skipping other
+// extensions and offers that are not valid: for a client given its offer
+// as text, to check the answer against (ParseDeflateResponse).
+func ParseDeflateOffers(value string) []DeflateOffer {
+	var out []DeflateOffer
+	eachExtension([]byte(value), func(e []byte) bool {
+		if string(trimOWS(extensionName(e))) == DeflateExtension {
+			if o, why, _ := parseDeflate(e, true); why == "" {
+				out = append(out, o)
+			}
+		}
+		return true
+	})
+	return out
+}

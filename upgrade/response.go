@@ -28,15 +28,25 @@ func Accept(key []byte) [AcceptLen]byte {
 
 // AppendResponse appends the 101 Switching Protocols response for a valid
 // request, with Sec-WebSocket-Protocol when protocol is not empty (it must
-// be one the client offered, §4.2.2). Extensions are never answered: wsd
-// negotiates none, and §9.1 lets a server ignore an offer.
+// be one the client offered, §4.2.2), and no extension (§9.1 lets a server
+// ignore an offer).
 func AppendResponse(dst []byte, key []byte, protocol string) []byte {
+	return AppendResponseExt(dst, key, protocol, nil)
+}
+
+// AppendResponseExt is AppendResponse with a Sec-WebSocket-Extensions
+// answer when extensions is not empty (AppendDeflateResponse).
+func AppendResponseExt(dst []byte, key []byte, protocol string, extensions []byte) []byte {
 	acc := Accept(key)
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	dst = append(dst, acc[:]...)
 	if protocol != "" {
 		dst = append(dst, "\r\nSec-WebSocket-Protocol: "...)
 		dst = append(dst, protocol...)
+	}
+	if len(extensions) > 0 {
+		dst = append(dst, "\r\nSec-WebSocket-Extensions: "...)
+		dst = append(dst, extensions...)
 	}
 	return append(dst, "\r\n\r\n"...)
 }

@@ -24,6 +24,8 @@ import (
 type Client struct {
 	engine
 	secret [32]byte // keys the Sec-WebSocket-Keys (clientKey)
+	offer  string   // the Sec-WebSocket-Extensions offer, if any
+	offers []upgrade.DeflateOffer
 }
 
 // DialHandler is a Handler that writes its own upgrade request and hears
@@ -42,7 +44,7 @@ type DialHandler interface {
 
 // DialError is a failed dial: the stage ("connect", "handshake") and why.
 // Errors from the response's checks wrap upgrade.ErrBadStatus,
-// ErrBadAccept, ErrBadUpgrade or ErrBadHead; a connect error wraps the
+// ErrBadAccept, ErrBadUpgrade, ErrBadExtension or ErrBadHead; a connect error wraps the
 // socket's errno; ErrTimeout means no answer within HandshakeTimeout.
 type DialError struct {
 	Stage string
@@ -77,6 +79,19 @@ func NewClient(opt Options) (*Client, error) {
 	crand.Read(cl.secret[:])
 	if err := cl.init(opt, frame.RoleClient, nil); err != nil {
 		return nil, err
+	}
+	switch {
+	case opt.DeflateOffer != "":
+		cl.offer, cl.offers = opt.DeflateOffer, upgrade.ParseDeflateOffers(opt.DeflateOffer)
+	case opt.Deflate.Mode == upgrade.DeflateOn:
+		// Nothing kept between messages, either way.
+		cl.offers = []upgrade.DeflateOffer{{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+	case opt.Deflate.Mode == upgrade.DeflateTakeover:
+		// Context takeover both ways; the server may shrink our window.
+		cl.offers = []upgrade.DeflateOffer{{ClientMaxWindowBits: upgrade.OfferNoValue}}
+	}
+	if cl.offer == "" && cl.offers != nil {
+		cl.offer = string(upgrade.AppendDeflateOffer(nil, cl.offers...))
 	}
 	cl.runLoops()
 	return cl, nil
@@ -152,6 +167,9 @@ func (c *Conn) connected(bits uint32) {
 	}
 	key := c.clientKey()
 	req.Key = key[:]
+	if req.Extensions == "" {
+		req.Extensions = c.l.e.cl.offer
+	}
 	c.state = stHandshake
 	c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup)
 	c.mu.Lock()
@@ -186,7 +204,10 @@ func (c *Conn) answer(data []byte) {
 	}
 	if err == nil {
 		key := c.clientKey()
-		err = resp.Check(key[:])
+		err = resp.CheckAccept(key[:])
+	}
+	if err == nil && resp.Extension != nil {
+		err = c.agree(&resp)
 	}
 	if err != nil {
 		c.dialFailed(&DialError{Stage: "handshake", Err: err})
@@ -207,6 +228,25 @@ func (c *Conn) answer(data []byte) {
 	if len(rest) > 0 && c.state == stOpen && c.flags.Load()&fClosed == 0 {
 		c.input(rest) // frames sent right behind the head
 	}
+}
+
+// agree checks the server's Sec-WebSocket-Extensions answer against our
+// offer (RFC 7692 §7.1) and applies it: an answer to nothing offered, or
+// several extension lines, fail the handshake (§9.1).
+func (c *Conn) agree(resp *upgrade.Response) error {
+	offers := c.l.e.cl.offers
+	if len(offers) == 0 {
+		return errors.Join(upgrade.ErrBadExtension, fmt.Errorf("the server answered extensions that were not offered: %q", resp.Extension))
+	}
+	if resp.ExtensionLines > 1 {
+		return errors.Join(upgrade.ErrBadExtension, errors.New("the server answered several Sec-WebSocket-Extensions lines"))
+	}
+	p, err := upgrade.ParseDeflateResponse(resp.Extension, offers...)
+	if err != nil {
+		return err
+	}
+	c.setDeflate(p, true)
+	return nil
 }
 
 // dialFailed ends a client connection that never opened and tells its

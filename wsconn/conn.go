@@ -70,6 +70,7 @@ type extra struct {
 	obs  Observer
 	head []byte                 // a head split over reads
 	cls  closeInfo              // the close decided before the socket's (code 0: none)
+	defl *deflateState          // context takeover windows
 	dial *upgrade.ClientRequest // a client's request until it is written, when its handler is not a DialHandler
 }
 
@@ -145,7 +146,7 @@ func (c *Conn) observer() Observer {
 // trimExtra drops c's extra once nothing in it is needed. Loop goroutine
 // only; the caller holds mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil && x.defl == nil {
 		c.x.Store(nil)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsd-dev/wsd/deflate"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/chunked"
 	"github.com/wsd-dev/wsd/poller"
@@ -27,6 +28,7 @@ type engine struct {
 	budget budget
 	groups groupRegistry
 	slots  *chunked.Slots[connSlot] // per-connection state some features need, by fd
+	comps  compressors              // permessage-deflate compressors, shared
 	srv    *Server                  // nil in a client
 	cl     *Client                  // nil in a server
 }
@@ -34,15 +36,17 @@ type engine struct {
 // loop is one event loop with the engine's per-loop state. Everything but
 // the inbox and the counters is touched only on the loop's goroutine.
 type loop struct {
-	id      int
-	pl      *poller.Loop
-	e       *engine
-	conns   chunked.List[Conn] // the loop's connections: what its sweep walks
-	cork    []byte             // gathers small writes to the connection being handled
-	req     upgrade.Request    // the request being handshaken
-	scratch []byte             // responses and control frames are built here
-	inbox   inbox
-	stats   stats
+	id            int
+	pl            *poller.Loop
+	e             *engine
+	conns         chunked.List[Conn] // the loop's connections: what its sweep walks
+	cork          []byte             // gathers small writes to the connection being handled
+	req           upgrade.Request    // the request being handshaken
+	scratch       []byte             // responses and control frames are built here
+	inbox         inbox
+	decomp        *deflate.Decompressor // permessage-deflate, made on first need
+	deflateAnswer [128]byte             // the 101's Sec-WebSocket-Extensions value is built here
+	stats         stats
 }
 
 // inbox hands new connections to a loop from other goroutines (the
@@ -65,6 +69,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	if err != nil {
 		return fmt.Errorf("wsconn: %w", err)
 	}
+	e.comps.level = opt.DeflateLevel
 	e.table = chunked.NewTable[Conn](maxFDs)
 	e.slots = chunked.NewSlots[connSlot](maxFDs)
 	for i := range opt.Loops {

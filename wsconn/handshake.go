@@ -74,7 +74,12 @@ func (c *Conn) handshake(data []byte) {
 		c.refuse(ue)
 		return
 	}
-	resp := upgrade.AppendResponse(l.scratch[:0], req.Key, req.SelectProtocol(l.e.opt.Protocols))
+	var ext []byte
+	if dp, ok := req.NegotiateDeflate(l.e.opt.Deflate); ok {
+		c.setDeflate(dp, false)
+		ext = upgrade.AppendDeflateResponse(l.deflateAnswer[:0], dp)
+	}
+	resp := upgrade.AppendResponseExt(l.scratch[:0], req.Key, req.SelectProtocol(l.e.opt.Protocols), ext)
 	rest := in[n:]
 	c.h = h
 	c.state = stOpen

@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"github.com/wsd-dev/wsd/deflate"
 	"iter"
 	"log/slog"
 	"net/netip"
@@ -47,6 +48,19 @@ type Options struct {
 	CloseTimeout     time.Duration // wait for the peer's Close after ours [5s]
 	TickInterval     time.Duration // how often each loop sweeps its connections' timers [from the timeouts, 10ms-1s]
 
+	// Deflate is permessage-deflate (RFC 7692): a server accepts offers by
+	// its Mode (DeflateOn: no context kept between messages either way;
+	// DeflateTakeover: windows of 2^WindowBits), a client offers by it; the
+	// zero value declines. DeflateMinSize: smaller messages go plain
+	// [DefaultDeflateMinSize]; DeflateLevel: 1 (fastest) to 9 [1].
+	Deflate        upgrade.DeflatePolicy
+	DeflateMinSize int
+	DeflateLevel   int
+	// DeflateOffer (client) is the Sec-WebSocket-Extensions offer to send
+	// as is, instead of the one Deflate makes; the answer is checked
+	// against the permessage-deflate offers in it.
+	DeflateOffer string
+
 	Origins   []string // (server) allowed Origin values; empty or "*" allows any (→ 403)
 	Protocols []string // (server) subprotocols the server speaks, in preference order
 
@@ -87,6 +101,9 @@ func (o *Options) setDefaults() {
 	def64(&o.MaxMessageMemory, DefaultMaxMessageMemory)
 	def(&o.QueueCap, DefaultQueueCap)
 	def(&o.ReadBuffer, DefaultReadBuffer)
+	def(&o.DeflateMinSize, DefaultDeflateMinSize)
+	def(&o.DeflateLevel, deflate.DefaultLevel)
+	o.DeflateLevel = min(o.DeflateLevel, 9)
 	dur(&o.HandshakeTimeout, DefaultHandshakeTimeout)
 	dur(&o.PingInterval, DefaultPingInterval)
 	dur(&o.CloseTimeout, DefaultCloseTimeout)

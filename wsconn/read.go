@@ -90,7 +90,17 @@ func (c *Conn) frames(data []byte) {
 				return
 			}
 			l.stats.msgsIn.Add(1)
-			c.h.OnMessage(c, msg.OpCode, msg.Payload)
+			if msg.Compressed {
+				p, err := c.inflate(msg.OpCode, msg.Payload)
+				if err != nil {
+					c.failWith(closeFor(err))
+					return
+				}
+				c.h.OnMessage(c, msg.OpCode, p)
+				l.decomp.Release(p)
+			} else {
+				c.h.OnMessage(c, msg.OpCode, msg.Payload)
+			}
 			if c.state != stOpen || c.flags.Load()&fClosed != 0 {
 				return
 			}

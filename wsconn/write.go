@@ -47,6 +47,7 @@ type Prepared struct {
 	b   []byte
 	hdr uint8 // header length: a client connection masks b[hdr:] afresh
 	op  frame.Opcode
+	z   deflatedSlots // compressed forms, made once each when a connection needs one
 }
 
 // Prepare encodes a message as one frame for SendPrepared.
@@ -69,13 +70,21 @@ func (c *Conn) SendPrepared(p *Prepared) error {
 	if c.flags.Load()&(fClosed|fSentClose) != 0 {
 		return ErrClosed
 	}
-	if c.flags.Load()&fClient != 0 {
+	switch f := c.flags.Load(); {
+	case f&fClient != 0 || f&fSendCtx != 0:
+		// Masked afresh, or compressed with this connection's context.
 		c.writeFrameLocked(p.op, p.b[p.hdr:])
-	} else {
-		if obs := c.observer(); obs != nil {
-			obs.Sent(p.b)
+	default:
+		b := p.b
+		if f&fDeflate != 0 {
+			if z := p.deflated(c.l.e, c.sendBits()); z != nil {
+				b = z
+			}
 		}
-		c.sendSharedLocked(p.b)
+		if obs := c.observer(); obs != nil {
+			obs.Sent(b)
+		}
+		c.sendSharedLocked(b)
 	}
 	c.l.stats.msgsOut.Add(1)
 	return nil
@@ -86,7 +95,21 @@ func (c *Conn) SendPrepared(p *Prepared) error {
 // caller holds c.mu. Nothing here keeps payload: callers may build it on
 // the stack.
 func (c *Conn) writeFrameLocked(op frame.Opcode, payload []byte) {
-	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	if c.flags.Load()&fDeflate != 0 && op.IsData() && len(payload) >= c.l.e.opt.DeflateMinSize {
+		z, buf, ok := c.compress(payload)
+		if ok {
+			c.writeHeaderedLocked(frame.Header{Fin: true, Rsv: frame.Rsv1, OpCode: op, Length: int64(len(z))}, z)
+		} else {
+			c.writeHeaderedLocked(frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}, payload)
+		}
+		zbufs.Put(buf)
+		return
+	}
+	c.writeHeaderedLocked(frame.Header{Fin: true, OpCode: op, Length: int64(len(payload))}, payload)
+}
+
+// writeHeaderedLocked writes a frame with header h in this side's role.
+func (c *Conn) writeHeaderedLocked(h frame.Header, payload []byte) {
 	if c.flags.Load()&fClient == 0 {
 		var hb [frame.MaxHeaderSize]byte
 		hdr := hb[:h.Encode(hb[:])]

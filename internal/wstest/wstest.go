@@ -15,12 +15,14 @@
 package wstest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,9 +66,17 @@ func DialFrom(localIP, addr, uri string, extraHeader string) (*Client, error) {
 		nc.Close()
 		return nil, err
 	}
-	if err := resp.Check(c.Key[:]); err != nil {
+	check := resp.Check
+	if strings.Contains(strings.ToLower(extraHeader), "sec-websocket-extensions:") {
+		// The test offered extensions and checks the answer itself.
+		check = resp.CheckAccept
+	}
+	if err := check(c.Key[:]); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("%w: %s", err, resp.Head)
+	}
+	if bytes.HasPrefix(resp.Extension, []byte("permessage-deflate")) {
+		c.r.Rsv = frame.Rsv1 // RFC 7692 §6: compressed messages carry RSV1
 	}
 	return c, nil
 }

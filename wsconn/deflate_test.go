@@ -1,0 +1,219 @@
+package wsconn
+
+import (
+	"bytes"
+	"compress/flate"
+	"io"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/upgrade"
+)
+
+// wireFrames is an Observer that parses what a server writes and counts
+// the messages it sent compressed (RSV1), to see compression on the wire.
+type wireFrames struct {
+	mu         sync.Mutex
+	head       bool // the 101 went by
+	rd         frame.Reader
+	compressed int
+}
+
+func (*wireFrames) Received([]byte) {}
+func (w *wireFrames) Sent(b []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.head {
+		w.head = true // the first thing written is the 101
+		w.rd = frame.Reader{Role: frame.RoleClient, Rsv: frame.Rsv1}
+		return
+	}
+	for len(b) > 0 {
+		c, n, err := w.rd.Next(b)
+		b = b[n:]
+		if err != nil {
+			return
+		}
+		if c.First && c.Header.Rsv&frame.Rsv1 != 0 {
+			w.compressed++
+		}
+	}
+}
+func (*wireFrames) End(string) {}
+
+func (w *wireFrames) compressedSent() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.compressed
+}
+
+// deflateRaw compresses b as permessage-deflate does (raw DEFLATE, a sync
+// flush, its 00 00 ff ff tail cut: RFC 7692 §7.2.1), with the standard
+// library: an independent compressor.
+func deflateRaw(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	require.NoError(t, err)
+	w.Write(b)
+	require.NoError(t, w.Flush())
+	out := buf.Bytes()
+	require.True(t, bytes.HasSuffix(out, []byte{0, 0, 0xff, 0xff}))
+	return out[:len(out)-4]
+}
+
+// deflateBomb is n zero bytes compressed: ~1000 to 1.
+func deflateBomb(t testing.TB, n int) []byte { return deflateRaw(t, make([]byte, n)) }
+
+// inflateRaw inflates a permessage-deflate payload with the standard
+// library (§7.2.2: the tail put back).
+func inflateRaw(t testing.TB, z []byte) []byte {
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return out
+}
+
+// deflateServer runs /echo with a deflate policy and an observer.
+func deflateServer(t *testing.T, p upgrade.DeflatePolicy, mod func(*Options)) (*Server, *wireFrames) {
+	t.Helper()
+	obs := &wireFrames{}
+	s, _ := startEcho(t, func(o *Options) {
+		o.Deflate = p
+		o.Observe = func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer { return obs }
+		if mod != nil {
+			mod(o)
+		}
+	})
+	return s, obs
+}
+
+// Both roles of the core, in both modes: every message comes back as it
+// went, compressed on the wire when that shrinks it (not under the minimum
+// size, not when incompressible), with context takeover across messages.
+func TestDeflateEchoBothModes(t *testing.T) {
+	json := []byte(`{"type":"message","seq":7,"unread":3,"data":{"order":42,"item":"tea","qty":2,"note":"` + strings.Repeat("fragrant ", 60) + `"}}`)
+	for _, mode := range []upgrade.DeflatePolicy{{Mode: upgrade.DeflateOn}, {Mode: upgrade.DeflateTakeover, WindowBits: 10}} {
+		t.Run(mode.Mode.String(), func(t *testing.T) {
+			s, obs := deflateServer(t, mode, nil)
+			cl, err := NewClient(Options{Loops: 1, Deflate: mode})
+			require.NoError(t, err)
+			t.Cleanup(func() { cl.Close(time.Second) })
+			h := newClientEvents()
+			h.msgs = make(chan []byte, 64)
+			_, err = cl.Dial(Target{Addr: s.Addr(), Handler: h})
+			require.NoError(t, err)
+			c := recv(t, h.open)
+			require.True(t, c.Compressed(), "negotiated")
+			msgs := [][]byte{json, json, []byte("short"), randomBytes(4096), bytes.Repeat(json, 200), json}
+			for _, m := range msgs {
+				require.NoError(t, c.Send(frame.OpText, bytes.ToValidUTF8(m, []byte("?"))))
+			}
+			for _, m := range msgs {
+				got := recv(t, h.msgs)
+				assert.Equal(t, string(bytes.ToValidUTF8(m, []byte("?"))), string(got[1:]))
+			}
+			// json ×3 and the long one compress both ways; "short" and
+			// the random bytes do not.
+			assert.Equal(t, 4, obs.compressedSent(), "frames the server sent with RSV1")
+		})
+	}
+}
+
+// The rules of RFC 7692 against a raw client: RSV1 on a control frame or a
+// continuation, or without negotiation, is 1002; data that does not
+// inflate is 1007; a message that would inflate past the size limit is
+// 1009, with never more than the limit held.
+func TestDeflateViolations(t *testing.T) {
+	offer := "Sec-WebSocket-Extensions: permessage-deflate"
+	bomb := deflateBomb(t, 64<<20)
+	for _, tc := range []struct {
+		name  string
+		mode  upgrade.DeflateMode
+		offer string
+		send  [][]byte
+		code  frame.CloseCode
+	}{
+		{"RSV1 without negotiation", upgrade.DeflateOff, offer, [][]byte{wstest.MaskedRsv(true, frame.Rsv1, frame.OpText, []byte{0x4a, 0x04, 0x00})}, frame.CloseProtocolError},
+		{"RSV1 on a ping", upgrade.DeflateOn, offer, [][]byte{wstest.MaskedRsv(true, frame.Rsv1, frame.OpPing, nil)}, frame.CloseProtocolError},
+		{"RSV1 on a continuation", upgrade.DeflateOn, offer, [][]byte{
+			wstest.MaskedRsv(false, frame.Rsv1, frame.OpText, []byte{0x4a}),
+			wstest.MaskedRsv(true, frame.Rsv1, frame.OpContinuation, []byte{0x04, 0x00})}, frame.CloseProtocolError},
+		{"does not inflate", upgrade.DeflateOn, offer, [][]byte{wstest.MaskedRsv(true, frame.Rsv1, frame.OpBinary, []byte{0xff, 0xfe, 0xfd, 0x00})}, frame.CloseInvalidPayload},
+		{"inflates to bad UTF-8", upgrade.DeflateOn, offer, [][]byte{wstest.MaskedRsv(true, frame.Rsv1, frame.OpText, deflateRaw(t, []byte{0xff, 0xfe, 'x'}))}, frame.CloseInvalidPayload},
+		{"a bomb past the limit", upgrade.DeflateOn, offer, [][]byte{wstest.MaskedRsv(true, frame.Rsv1, frame.OpBinary, bomb)}, frame.CloseMessageTooBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := deflateServer(t, upgrade.DeflatePolicy{Mode: tc.mode}, func(o *Options) { o.MaxMessage = 1 << 20 })
+			c, err := wstest.Dial(s.Addr().String(), "/echo", tc.offer)
+			require.NoError(t, err)
+			defer c.Close()
+			for _, f := range tc.send {
+				c.Write(f)
+			}
+			var code frame.CloseCode
+			for {
+				f, err := c.ReadFrame(5 * time.Second)
+				require.NoError(t, err)
+				if f.Header.OpCode == frame.OpClose {
+					code, _ = f.Close()
+					break
+				}
+			}
+			assert.Equal(t, tc.code, code)
+			assert.LessOrEqual(t, s.Stats().MessageMemory, int64(2<<20), "held for messages")
+		})
+	}
+}
+
+// A frame prepared for many connections is compressed once and the same
+// compressed bytes go to every connection that negotiated deflate; the
+// others get the plain frame.
+func TestDeflatePreparedOnce(t *testing.T) {
+	s, g, _ := startGroup(t, func(o *Options) { o.Deflate = upgrade.DeflatePolicy{Mode: upgrade.DeflateOn} })
+	plain := joinGroup(t, s, 2)
+	var deflated []*wstest.Client
+	for range 3 {
+		c, err := wstest.Dial(s.Addr().String(), "/g", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, p, err := c.ReadMessage(3 * time.Second)
+		require.NoError(t, err)
+		require.Equal(t, "in", string(p))
+		deflated = append(deflated, c)
+	}
+	body := bytes.Repeat([]byte(`{"news":"the same for all"}`), 40)
+	p := Prepare(frame.OpText, body)
+	g.Send(p)
+	var wires [][]byte
+	for _, c := range deflated {
+		f, err := c.ReadFrame(3 * time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, frame.Rsv1, f.Header.Rsv, "compressed")
+		wires = append(wires, f.Payload)
+	}
+	for _, w := range wires[1:] {
+		assert.Equal(t, wires[0], w, "the same compressed bytes for all")
+	}
+	assert.Less(t, len(wires[0]), len(body)/5)
+	assert.Equal(t, body, inflateRaw(t, wires[0]))
+	for _, c := range plain {
+		f, err := c.ReadFrame(3 * time.Second)
+		require.NoError(t, err)
+		assert.Zero(t, f.Header.Rsv)
+		assert.Equal(t, body, f.Payload)
+	}
+	made := 0
+	for i := range p.z {
+		if p.z[i].Load() != nil {
+			made++
+		}
+	}
+	assert.Equal(t, 1, made, "one compressed form, for the one window size in use")
+}
