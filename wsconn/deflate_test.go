@@ -2,8 +2,6 @@ package wsconn
 
 import (
 	"bytes"
-	"compress/flate"
-	"io"
 	"net/netip"
 	"strings"
 	"sync"
@@ -56,17 +54,8 @@ func (w *wireFrames) compressedSent() int {
 
 // deflateRaw compresses b as permessage-deflate does (raw DEFLATE, a sync
 // flush, its 00 00 ff ff tail cut: RFC 7692 §7.2.1), with the standard
-// library: an independent compressor.
-func deflateRaw(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
-	require.NoError(t, err)
-	w.Write(b)
-	require.NoError(t, w.Flush())
-	out := buf.Bytes()
-	require.True(t, bytes.HasSuffix(out, []byte{0, 0, 0xff, 0xff}))
-	return out[:len(out)-4]
-}
+// library (wstest.Deflate): an independent compressor.
+func deflateRaw(t testing.TB, b []byte) []byte { return wstest.Deflate(b) }
 
 // deflateBomb is n zero bytes compressed: ~1000 to 1.
 func deflateBomb(t testing.TB, n int) []byte { return deflateRaw(t, make([]byte, n)) }
@@ -74,8 +63,7 @@ func deflateBomb(t testing.TB, n int) []byte { return deflateRaw(t, make([]byte,
 // inflateRaw inflates a permessage-deflate payload with the standard
 // library (§7.2.2: the tail put back).
 func inflateRaw(t testing.TB, z []byte) []byte {
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
-	out, err := io.ReadAll(r)
+	out, err := wstest.Inflate(z)
 	require.NoError(t, err)
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/auth"
+	"github.com/wsd-dev/wsd/deflate"
 	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/trace"
@@ -60,6 +61,10 @@ func run(args []string) error {
 	fs.IntVar(&ho.MaxConnsPerUser, "max-conns-per-user", 0, "connections a user may hold at once; more are answered 429 (0: no cap)")
 	var ac auth.Config
 	ac.RegisterFlags(fs)
+	deflateMode := fs.String("deflate", "on", "permessage-deflate: on (no context kept between messages), takeover (windows of -deflate-window-bits kept per connection) or off")
+	deflateBits := fs.Int("deflate-window-bits", upgrade.DefaultDeflateWindowBits, "with -deflate takeover: the LZ77 window, 8..15 (2^bits bytes kept per connection and direction)")
+	fs.IntVar(&o.DeflateMinSize, "deflate-min-size", wsconn.DefaultDeflateMinSize, "messages smaller than this many bytes go uncompressed")
+	fs.IntVar(&o.DeflateLevel, "deflate-level", deflate.DefaultLevel, "compression level, 1 (fastest) to 9 (smallest)")
 	traceOn := fs.Bool("trace", false, "dump every connection's handshake and frames (see -trace-path, -trace-user)")
 	tracePath := fs.String("trace-path", "", "with -trace: only connections whose path starts with this")
 	traceUser := fs.String("trace-user", "", "with -trace: only this user's connections (/ws/{user}, ?user=)")
@@ -70,6 +75,17 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	mode, err := upgrade.ParseDeflateMode(*deflateMode)
+	if err != nil {
+		return fmt.Errorf("-deflate: %w", err)
+	}
+	if *deflateBits < 8 || *deflateBits > 15 {
+		return fmt.Errorf("-deflate-window-bits %d: want 8..15 (RFC 7692 §7.1.2)", *deflateBits)
+	}
+	if o.DeflateLevel < 1 || o.DeflateLevel > 9 {
+		return fmt.Errorf("-deflate-level %d: want 1..9", o.DeflateLevel)
+	}
+	o.Deflate = upgrade.DeflatePolicy{Mode: mode, WindowBits: uint8(*deflateBits)}
 	if origins != "" && origins != "*" {
 		for _, s := range strings.Split(origins, ",") {
 			o.Origins = append(o.Origins, strings.TrimSpace(s))
@@ -131,7 +147,7 @@ func run(args []string) error {
 	eff := srv.Options()
 	log.Info("wsd listening", "addr", srv.Addr().String(), "loops", eff.Loops, "max_conns", eff.MaxConns,
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
-		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
+		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "deflate", deflateDesc(eff), "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
 
 	if v := ho.Auth; v != nil {
 		log.Info("client endpoints require signed tokens", "algorithms", v.Algorithms(), "issuer", ac.Issuer, "audience", ac.Audience, "leeway", ac.Leeway)
@@ -182,4 +198,15 @@ func observer(tr *trace.Tracer, prefix, user string) func(*upgrade.Request, neti
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// deflateDesc is the startup line's permessage-deflate setting.
+func deflateDesc(o wsconn.Options) string {
+	switch o.Deflate.Mode {
+	case upgrade.DeflateTakeover:
+		return fmt.Sprintf("takeover window_bits=%d min_size=%d level=%d", o.Deflate.WindowBits, o.DeflateMinSize, o.DeflateLevel)
+	case upgrade.DeflateOn:
+		return fmt.Sprintf("on min_size=%d level=%d", o.DeflateMinSize, o.DeflateLevel)
+	}
+	return "off"
 }

@@ -36,6 +36,8 @@ type Client struct {
 	r   frame.Reader
 	buf []byte // bytes read but not parsed
 	Key [24]byte
+	// Extension is the server's Sec-WebSocket-Extensions answer, if any.
+	Extension string
 }
 
 // Dial connects to addr and completes the handshake for uri.
@@ -75,6 +77,7 @@ func DialFrom(localIP, addr, uri string, extraHeader string) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("%w: %s", err, resp.Head)
 	}
+	c.Extension = string(resp.Extension)
 	if bytes.HasPrefix(resp.Extension, []byte("permessage-deflate")) {
 		c.r.Rsv = frame.Rsv1 // RFC 7692 §6: compressed messages carry RSV1
 	}

@@ -1,0 +1,27 @@
+package wstest
+
+import (
+	"bytes"
+	"compress/flate"
+	"io"
+)
+
+// Deflate compresses b as a permessage-deflate message body with no
+// context, with the standard library (independent of package deflate,
+// which uses klauspost/compress): raw DEFLATE flushed with an empty
+// stored block, whose 00 00 ff ff tail is removed (RFC 7692 §7.2.1).
+func Deflate(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestSpeed) // a valid level: no error
+	w.Write(b)
+	w.Flush()
+	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+// Inflate decompresses a permessage-deflate message body sent with no
+// context: the removed tail is put back (§7.2.2), then a final empty
+// block ends the stream.
+func Inflate(z []byte) ([]byte, error) {
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
+	return io.ReadAll(r)
+}
