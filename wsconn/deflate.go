@@ -128,9 +128,21 @@ func (c *Conn) compress(payload []byte) (z []byte, buf *[]byte, ok bool) {
 		return nil, buf, false
 	}
 	if st != nil {
-		st.sendWin = deflate.AppendWindow(st.sendWin, payload, c.sendBits())
+		c.keepSent(payload)
 	}
 	return z, buf, true
+}
+
+// keepSent adds a message sent compressed to this connection's send
+// window, for a connection with context takeover. A frame compressed
+// without the context (a prepared one, shared by every connection) is
+// still valid for a peer that keeps it: the peer's window is the data it
+// inflated, whatever the compressor chose to refer to (RFC 7692 §7.1.1:
+// takeover lets a compressor use the context, never obliges it), so a broadcast costs one compression
+// in takeover mode too. The caller holds c.mu.
+func (c *Conn) keepSent(payload []byte) {
+	st := c.x.Load().defl
+	st.sendWin = deflate.AppendWindow(st.sendWin, payload, c.sendBits())
 }
 
 // inflate inflates a compressed message with the loop's decompressor; the

@@ -22,6 +22,7 @@ type wireFrames struct {
 	head       bool // the 101 went by
 	rd         frame.Reader
 	compressed int
+	sizes      []int64 // of the compressed frames, in order
 }
 
 func (*wireFrames) Received([]byte) {}
@@ -41,6 +42,7 @@ func (w *wireFrames) Sent(b []byte) {
 		}
 		if c.First && c.Header.Rsv&frame.Rsv1 != 0 {
 			w.compressed++
+			w.sizes = append(w.sizes, c.Header.Length)
 		}
 	}
 }
@@ -204,4 +206,134 @@ func TestDeflatePreparedOnce(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, made, "one compressed form, for the one window size in use")
+}
+
+// groupEcho puts each connection in g; a message asks for payload sent to
+// that connection alone (with its own compression context).
+type groupEcho struct {
+	g       *Group
+	payload []byte
+}
+
+func (h groupEcho) OnOpen(c *Conn) {
+	if err := h.g.Add(c); err != nil {
+		c.Close(frame.CloseInternalError, err.Error())
+		return
+	}
+	c.Send(frame.OpText, []byte("in"))
+}
+func (h groupEcho) OnMessage(c *Conn, _ frame.Opcode, _ []byte) { c.Send(frame.OpText, h.payload) }
+func (groupEcho) OnClose(*Conn, frame.CloseCode, string)        {}
+
+// With context takeover a broadcast is still compressed once: the shared
+// frame refers to nothing before it, and each connection's window takes
+// it in, so the next message sent to one connection alone may refer to
+// the broadcast — it comes out a fraction of its size, and a client that
+// keeps its context inflates both right.
+func TestDeflatePreparedTakeover(t *testing.T) {
+	body := []byte(`{"type":"broadcast","data":{"title":"Spring sale","text":"` + strings.Repeat("tea, cups and pots at half price; ", 20) + `"}}`)
+	var mu sync.Mutex
+	var wires []*wireFrames
+	o := Options{Addr: "127.0.0.1:0", Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12},
+		Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer {
+			w := &wireFrames{}
+			mu.Lock()
+			wires = append(wires, w)
+			mu.Unlock()
+			return w
+		}}
+	s, err := New(o)
+	require.NoError(t, err)
+	g := s.NewGroup()
+	require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) { return groupEcho{g, body}, nil }}))
+	t.Cleanup(func() {
+		ctx, cancel := contextTimeout(3 * time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	cl, err := NewClient(Options{Loops: 1, Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12}})
+	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close(time.Second) })
+	var hs []*clientEvents
+	var cs []*Conn
+	for range 3 {
+		h := newClientEvents()
+		_, err := cl.Dial(Target{Addr: s.Addr(), Handler: h})
+		require.NoError(t, err)
+		c := recv(t, h.open)
+		require.True(t, c.Compressed())
+		require.Equal(t, "in", string(recv(t, h.msgs)[1:]))
+		hs, cs = append(hs, h), append(cs, c)
+	}
+	p := Prepare(frame.OpText, body)
+	require.Equal(t, 3, g.Send(p))
+	for i, h := range hs {
+		require.Equal(t, string(body), string(recv(t, h.msgs)[1:]), "broadcast to %d", i)
+		require.NoError(t, cs[i].Send(frame.OpText, []byte("again")))
+		require.Equal(t, string(body), string(recv(t, h.msgs)[1:]), "its own copy, %d", i)
+	}
+	made := 0
+	for i := range p.z {
+		if p.z[i].Load() != nil {
+			made++
+		}
+	}
+	assert.Equal(t, 1, made, "the broadcast compressed once")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, wires, 3)
+	for i, w := range wires {
+		w.mu.Lock()
+		require.Len(t, w.sizes, 2, "both compressed, connection %d", i)
+		assert.Equal(t, wires[0].sizes[0], w.sizes[0], "the same broadcast frame")
+		assert.Less(t, w.sizes[1]*4, w.sizes[0], "the second refers to the first through the window")
+		w.mu.Unlock()
+	}
+}
+
+// With context takeover a slow consumer is closed with 1008 even under
+// DropOldest: every compressed frame is in the window the next ones may
+// refer to, and a dropped one would corrupt all that follow.
+func TestDropOldestWithTakeoverCloses(t *testing.T) {
+	const qcap = 128 << 10
+	burstDone := make(chan int, 1)
+	s := startWith(t, func(o *Options) {
+		o.QueueCap, o.DropOldest = qcap, true
+		o.Deflate = upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 10}
+	}, Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) {
+		return burstHandler(func(c *Conn) {
+			// Four bits of entropy a byte: compresses to about half.
+			p := make([]byte, 8<<10)
+			for i := range p {
+				p[i] = 'a' + byte(randomBytes(1)[0]&15)
+			}
+			n := 0
+			for ; n < 100000 && c.Server().Stats().SlowConsumerClose == 0; n++ {
+				numbered(p[:8], n)
+				c.Send(frame.OpBinary, p)
+			}
+			burstDone <- n
+		}), nil
+	}})
+	c, err := wstest.Dial(s.Addr().String(), "/burst", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+	require.NoError(t, err)
+	defer c.Close()
+	require.Contains(t, c.Extension, "server_max_window_bits=10", "takeover negotiated")
+	require.NoError(t, c.Send(true, frame.OpText, []byte("go")))
+	select {
+	case n := <-burstDone:
+		t.Logf("closed after %d messages", n)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the burst did not end")
+	}
+	assert.Zero(t, s.Stats().QueueDrops, "nothing dropped")
+	for {
+		f, err := c.ReadFrame(5 * time.Second)
+		require.NoError(t, err)
+		if f.Header.OpCode == frame.OpClose {
+			code, _ := f.Close()
+			assert.Equal(t, frame.ClosePolicyViolation, code)
+			break
+		}
+	}
 }

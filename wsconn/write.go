@@ -71,14 +71,16 @@ func (c *Conn) SendPrepared(p *Prepared) error {
 		return ErrClosed
 	}
 	switch f := c.flags.Load(); {
-	case f&fClient != 0 || f&fSendCtx != 0:
-		// Masked afresh, or compressed with this connection's context.
-		c.writeFrameLocked(p.op, p.b[p.hdr:])
+	case f&fClient != 0:
+		c.writeFrameLocked(p.op, p.b[p.hdr:]) // masked afresh
 	default:
 		b := p.b
 		if f&fDeflate != 0 {
 			if z := p.deflated(c.l.e, c.sendBits()); z != nil {
 				b = z
+				if f&fSendCtx != 0 {
+					c.keepSent(p.b[p.hdr:])
+				}
 			}
 		}
 		if obs := c.observer(); obs != nil {
@@ -282,7 +284,10 @@ func (c *Conn) admit(size int) bool {
 	if q.bytes+size <= o.QueueCap || len(q.segs) == 0 {
 		return true
 	}
-	if !o.DropOldest {
+	if !o.DropOldest || c.flags.Load()&fSendCtx != 0 {
+		// With context takeover every compressed frame is in the window
+		// the next ones may refer to: dropping one would corrupt the rest
+		// (RFC 7692 §7.2.3), so such a connection closes instead.
 		c.slowConsumer()
 		return false
 	}
