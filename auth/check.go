@@ -141,11 +141,11 @@ func (l List) Strings() []string {
 //
 // The checks follow RFC 7519 §7.2, in this order: three base64url parts,
 // the header a JSON object whose "alg" is a string (else malformed), the
-// payload's base64url, an alg the configured keys verify (never "none", RFC 8725 §3.1; a name RFC 7518
-// lists that no key verifies is "not allowed", any other "unknown"), no
-// "crit" extension (RFC 7515 §4.1.11: we understand none), the signature
-// (RFC 7515 §5.2 step 8), and only then the payload's JSON (RFC 7519
-// §7.2 steps 6-10): a JSON object whose
+// payload's base64url, an alg the configured keys verify (never "none",
+// RFC 8725 §3.1; a name RFC 7518 lists that no key verifies is "not
+// allowed", any other "unknown"), no "crit" extension (RFC 7515 §4.1.11:
+// we understand none), the signature (RFC 7515 §5.2 step 8), and only
+// then the payload's JSON (RFC 7519 §7.2 step 10): a JSON object whose
 // registered claims have their JSON types (a quoted exp is malformed;
 // names are case-sensitive, §10.1; for a duplicate name the last counts,
 // §4), then exp required and in the future, sub non-empty, nbf and iat
@@ -170,7 +170,7 @@ func (v *Verifier) Check(token []byte, now time.Time, buf []byte) (Checked, *Err
 	if err != nil {
 		return Checked{}, unauthorized(ReasonMalformed, err)
 	}
-	alg, crit, err := header(h)
+	alg, algRaw, crit, err := header(h)
 	if err != nil {
 		return Checked{}, unauthorized(ReasonMalformed, err)
 	}
@@ -182,7 +182,7 @@ func (v *Verifier) Check(token []byte, now time.Time, buf []byte) (Checked, *Err
 	case alg == algNone:
 		return Checked{}, unauthorized(ReasonAlgNone, errors.New(`"alg":"none" is never accepted (RFC 8725 §3.1)`))
 	case alg == algUnknown:
-		return Checked{}, unauthorized(ReasonUnknownAlg, errors.New(`"alg" is not a JWS algorithm name (RFC 7518 §3.1)`))
+		return Checked{}, unauthorized(ReasonUnknownAlg, fmt.Errorf(`"alg":%s is not a JWS algorithm name (RFC 7518 §3.1)`, clip(algRaw)))
 	case v.keys[alg] == nil:
 		return Checked{}, unauthorized(ReasonAlgNotAllowed, fmt.Errorf("alg %s: the configured keys verify %v", algNames[alg], v.methods))
 	}
@@ -205,6 +205,14 @@ func (v *Verifier) Check(token []byte, now time.Time, buf []byte) (Checked, *Err
 		return Checked{}, e
 	}
 	return c, nil
+}
+
+// clip is the start of b as a string, for an error message.
+func clip(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
 }
 
 // readClaims reads the JWT Claims Set (RFC 7519 §4) of a verified token:
@@ -249,17 +257,17 @@ func readClaims(payload []byte) (c Checked, hasExp bool, err error) {
 	arena := payload[len(payload):]
 	if raw.sub != nil {
 		if c.Subject, arena, err = str(arena, raw.sub); err != nil {
-			return c, false, fmt.Errorf(`claim "sub": %w`, err)
+			return c, false, fmt.Errorf(`claim "sub": %s is %w`, clip(raw.sub), err)
 		}
 	}
 	if raw.iss != nil {
 		if c.Issuer, arena, err = str(arena, raw.iss); err != nil {
-			return c, false, fmt.Errorf(`claim "iss": %w`, err)
+			return c, false, fmt.Errorf(`claim "iss": %s is %w`, clip(raw.iss), err)
 		}
 	}
 	if raw.jti != nil {
 		if c.ID, arena, err = str(arena, raw.jti); err != nil {
-			return c, false, fmt.Errorf(`claim "jti": %w`, err)
+			return c, false, fmt.Errorf(`claim "jti": %s is %w`, clip(raw.jti), err)
 		}
 	}
 	if raw.exp != nil {

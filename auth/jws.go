@@ -128,21 +128,20 @@ func decodeSegment(dst, seg []byte, what string) ([]byte, error) {
 	return dst[:n], nil
 }
 
-// header reads the JOSE Header (RFC 7515 §4): the alg, and whether "crit"
-// is present. Other parameters (typ, kid, …) are ignored, as §4 allows
-// for those not understood outside crit. For a duplicate name the last
-// one counts. A missing alg, or one that is not a string, is an error;
-// an unknown name is algUnknown.
-func header(h []byte) (alg algorithm, crit bool, err error) {
+// header reads the JOSE Header (RFC 7515 §4): the alg (and its raw JSON,
+// for messages), and whether "crit" is present. Other parameters (typ,
+// kid, …) are ignored, as §4 allows for those not understood outside
+// crit. For a duplicate name the last one counts. A missing alg, or one
+// that is not a string, is an error; an unknown name is algUnknown.
+func header(h []byte) (alg algorithm, algRaw []byte, crit bool, err error) {
 	s := jsonScanner{b: h, floats: true}
 	if err := s.open(); err != nil {
-		return 0, false, fmt.Errorf("header: %w", err)
+		return 0, nil, false, fmt.Errorf("header: %w", err)
 	}
-	var algRaw []byte
 	for {
 		m, ok, err := s.member()
 		if err != nil {
-			return 0, false, fmt.Errorf("header: %w", err)
+			return 0, nil, false, fmt.Errorf("header: %w", err)
 		}
 		if !ok {
 			break
@@ -156,20 +155,20 @@ func header(h []byte) (alg algorithm, crit bool, err error) {
 		}
 	}
 	if algRaw == nil {
-		return 0, false, errors.New(`header: no "alg" (RFC 7515 §4.1.1: it MUST be present)`)
+		return 0, nil, false, errors.New(`header: no "alg" (RFC 7515 §4.1.1: it MUST be present)`)
 	}
 	in, esc, ok := stringValue(algRaw)
 	if !ok {
-		return 0, false, fmt.Errorf(`header: "alg" is %s, not a string`, string(algRaw))
+		return 0, nil, false, fmt.Errorf(`header: "alg" is %s, not a string`, clip(algRaw))
 	}
 	if esc {
 		if len(in) > 32 { // longer than any name, escaped
-			return algUnknown, crit, nil
+			return algUnknown, algRaw, crit, nil
 		}
 		var b [96]byte
 		in = appendUnquoted(b[:0], in)
 	}
-	return algByName(in), crit, nil
+	return algByName(in), algRaw, crit, nil
 }
 
 // errBadSignature is the cause of every failed signature check: it says
