@@ -146,9 +146,38 @@ func (s *jsonScanner) key() ([]byte, bool, error) {
 	return name, esc, nil
 }
 
-// value validates one JSON value at s.i, iteratively: a bit stack tells
-// objects (1) from arrays (0), so depth costs no recursion.
+// value validates one JSON value at s.i.
 func (s *jsonScanner) value() error {
+	if s.i < len(s.b) && (s.b[s.i] == '{' || s.b[s.i] == '[') {
+		return s.container()
+	}
+	return s.scalar()
+}
+
+// scalar validates a string, number or literal at s.i.
+func (s *jsonScanner) scalar() error {
+	if s.i >= len(s.b) {
+		return s.fail("unexpected end")
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return s.fail("expected a value")
+}
+
+// container validates an object or array at s.i, iteratively: a bit
+// stack tells objects (1) from arrays (0), so depth costs no recursion.
+func (s *jsonScanner) container() error {
 	var stack [maxDepth / 64]uint64
 	depth := 0
 	for {
@@ -180,28 +209,10 @@ func (s *jsonScanner) value() error {
 				}
 			}
 			continue
-		case c == '"':
-			if _, err := s.str(); err != nil {
-				return err
-			}
-		case c == 't':
-			if err := s.literal("true"); err != nil {
-				return err
-			}
-		case c == 'f':
-			if err := s.literal("false"); err != nil {
-				return err
-			}
-		case c == 'n':
-			if err := s.literal("null"); err != nil {
-				return err
-			}
-		case c == '-' || c >= '0' && c <= '9':
-			if err := s.number(); err != nil {
-				return err
-			}
 		default:
-			return s.fail("expected a value")
+			if err := s.scalar(); err != nil {
+				return err
+			}
 		}
 		// After a value: close containers until one continues.
 		for {
