@@ -7,8 +7,8 @@ import "net/http"
 // {"error":"token expired"}. Reason is one of the Reason* constants, never
 // text taken from the token, so a client cannot make the server echo what it
 // sent. Err, when set, is the underlying cause for the operator's log (for
-// example the jwt library's "signing method HS256 is invalid"); it is not
-// meant for the client.
+// example "payload: invalid JSON at offset 9: bad escape"); it is not meant
+// for the client.
 type Error struct {
 	Status int
 	Reason string
@@ -16,7 +16,7 @@ type Error struct {
 }
 
 // Error makes *Error usable where an error is expected (logging, wrapping).
-// Verify and TokenFrom return *Error, not error, so that a nil result is
+// Check, Verify and TokenFrom return *Error, not error, so that a nil result is
 // never a non-nil interface.
 func (e *Error) Error() string {
 	if e.Err != nil {

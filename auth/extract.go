@@ -34,29 +34,39 @@ func tooLong() *Error {
 // another scheme (Basic, say) is not ours and counts as absent. A token
 // longer than MaxTokenLen is 431 "token too long".
 func TokenFrom(rawQuery []byte, authorization []byte) (string, *Error) {
+	tok, err := TokenBytes(rawQuery, authorization)
+	return string(tok), err
+}
+
+// TokenBytes is TokenFrom without a copy, for Check: the token is a view
+// of rawQuery or authorization, unless the query's value had to be
+// percent-decoded (a token is base64url and periods, which need no
+// escaping, so clients do not escape it).
+func TokenBytes(rawQuery []byte, authorization []byte) ([]byte, *Error) {
 	q, qerr := queryToken(rawQuery)
 	if qerr != nil {
-		return "", qerr
+		return nil, qerr
 	}
 	h, herr := bearerToken(authorization)
 	if herr != nil {
-		return "", herr
+		return nil, herr
 	}
 	switch {
 	case q != nil && h != nil:
-		return "", &Error{Status: http.StatusBadRequest, Reason: ReasonTwoTokens}
+		return nil, &Error{Status: http.StatusBadRequest, Reason: ReasonTwoTokens}
 	case q != nil:
-		return string(q), nil
+		return q, nil
 	case h != nil:
-		return string(h), nil
+		return h, nil
 	}
-	return "", unauthorized(ReasonNoToken, nil)
+	return nil, unauthorized(ReasonNoToken, nil)
 }
 
 // queryToken returns the decoded value of the one token= parameter, nil if
 // there is none or it is empty.
 func queryToken(rawQuery []byte) ([]byte, *Error) {
 	var found []byte
+	seen := false
 	for rest := rawQuery; len(rest) > 0; {
 		var pair []byte
 		pair, rest, _ = bytes.Cut(rest, []byte("&"))
@@ -64,13 +74,21 @@ func queryToken(rawQuery []byte) ([]byte, *Error) {
 		if string(name) != "token" {
 			continue
 		}
-		if found != nil {
+		if seen {
 			return nil, &Error{Status: http.StatusBadRequest, Reason: ReasonTwoTokens}
 		}
+		seen = true
 		// Percent-encoding shrinks at most 3 to 1: a longer raw value cannot
 		// decode to an acceptable token, so refuse it without decoding.
 		if len(value) > 3*MaxTokenLen {
 			return nil, tooLong()
+		}
+		if bytes.IndexByte(value, '%') < 0 && bytes.IndexByte(value, '+') < 0 {
+			if len(value) > MaxTokenLen {
+				return nil, tooLong()
+			}
+			found = value
+			continue
 		}
 		s, err := url.QueryUnescape(string(value))
 		if err != nil {

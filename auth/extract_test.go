@@ -117,3 +117,26 @@ func TestTokenFromTooLong(t *testing.T) {
 		assert.Equal(t, &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: ReasonTooLong}, e, name)
 	}
 }
+
+// TokenBytes is a view of the request where nothing was escaped, and
+// allocates nothing then.
+func TestTokenBytesViewAllocatesNothing(t *testing.T) {
+	q := []byte("user=a&token=" + jwtish + "&since=1")
+	got, e := TokenBytes(q, nil)
+	require.Nil(t, e)
+	assert.Equal(t, jwtish, string(got))
+	assert.Same(t, &q[len("user=a&token=")], &got[0])
+	h := []byte("Bearer " + jwtish)
+	got, e = TokenBytes(nil, h)
+	require.Nil(t, e)
+	assert.Same(t, &h[len("Bearer ")], &got[0])
+	if !raceEnabled {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = TokenBytes(q, nil) }))
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = TokenBytes(nil, h) }))
+	}
+
+	// A name without a value still counts as a token= parameter.
+	_, e = TokenBytes([]byte("token&token=a"), nil)
+	require.NotNil(t, e)
+	assert.Equal(t, ReasonTwoTokens, e.Reason)
+}

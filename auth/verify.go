@@ -1,32 +1,30 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
+	"unsafe"
 )
 
 // Verifier checks tokens against the configured keys. It is immutable after
 // New and safe for concurrent use.
 type Verifier struct {
-	// keys maps each accepted "alg" to the one key that verifies it: the
-	// HMAC secret for HS*, the public key for its own algorithms. Choosing
-	// the key by alg from this map, never the alg by the key, is what makes
-	// algorithm confusion impossible (RFC 8725 §2.1, §3.1).
-	keys     map[string]any
+	// keys maps each accepted "alg" to the one key that verifies it: an
+	// *hmacKey of the secret for HS*, the public key for its own
+	// algorithms, nil for every other. Choosing the key by alg from this
+	// table, never the alg by the key, is what makes algorithm confusion
+	// impossible (RFC 8725 §2.1, §3.1).
+	keys     [numAlgs]any
 	methods  []string
-	opts     []jwt.ParserOption
 	issuer   string
 	audience string
+	leeway   time.Duration
 }
-
-// errCrit is returned by the key lookup for a token with a "crit" header.
-var errCrit = errors.New(`"crit" header present`)
 
 // New reads the configured keys. Its errors name the file and what is wrong
 // with it (unreadable, not PEM, a private key, an unsupported key type such
@@ -38,14 +36,21 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Leeway < 0 {
 		return nil, fmt.Errorf("jwt: leeway %v is negative", cfg.Leeway)
 	}
-	v := &Verifier{keys: map[string]any{}, issuer: cfg.Issuer, audience: cfg.Audience}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, leeway: cfg.Leeway}
 	if cfg.SecretFile != "" {
 		secret, err := ReadSecretFile(cfg.SecretFile)
 		if err != nil {
 			return nil, err
 		}
-		for _, alg := range hmacAlgsFor(secret) {
-			v.keys[alg] = secret
+		for _, name := range hmacAlgsFor(secret) {
+			switch alg := algByName([]byte(name)); alg {
+			case algHS256:
+				v.keys[alg] = newHMACKey(sha256.New, secret)
+			case algHS384:
+				v.keys[alg] = newHMACKey(sha512.New384, secret)
+			case algHS512:
+				v.keys[alg] = newHMACKey(sha512.New, secret)
+			}
 		}
 	}
 	if cfg.PublicKeyFile != "" {
@@ -54,141 +59,69 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 		algs, _ := publicAlgs(pub) // checked by ReadPublicKeyFile
-		for _, alg := range algs {
-			v.keys[alg] = pub
+		for _, name := range algs {
+			v.keys[algByName([]byte(name))] = pub
 		}
 	}
-	for alg := range v.keys {
-		v.methods = append(v.methods, alg)
+	for alg, k := range v.keys {
+		if k != nil {
+			v.methods = append(v.methods, algNames[alg])
+		}
 	}
 	sort.Strings(v.methods)
-	v.opts = []jwt.ParserOption{
-		jwt.WithValidMethods(v.methods), // RFC 8725 §3.1: an allow-list, so "none" never passes
-		jwt.WithExpirationRequired(),    // a token without exp would be valid forever
-		jwt.WithIssuedAt(),              // iat in the future is refused (RFC 7519 §4.1.6 leaves it to us)
-		jwt.WithLeeway(cfg.Leeway),      // RFC 7519 §4.1.4, §4.1.5
-		jwt.WithStrictDecoding(),        // canonical base64url only (RFC 7515 §2, RFC 4648 §3.5): one token, one encoding
-	}
-	if cfg.Issuer != "" {
-		v.opts = append(v.opts, jwt.WithIssuer(cfg.Issuer)) // RFC 8725 §3.8
-	}
-	if cfg.Audience != "" {
-		v.opts = append(v.opts, jwt.WithAudience(cfg.Audience)) // RFC 8725 §3.9, RFC 7519 §4.1.3
-	}
 	return v, nil
 }
 
 // Algorithms lists the "alg" values this Verifier accepts, sorted.
-func (v *Verifier) Algorithms() []string { return slices.Clone(v.methods) }
+func (v *Verifier) Algorithms() []string { return append([]string(nil), v.methods...) }
 
 // Verify checks a compact JWS token (RFC 7515 §7.1) and its claims as of
-// now, which the caller passes so that tests need no clock.
-//
-// The checks follow RFC 7519 §7.2: three base64url parts, a JSON header
-// whose alg is one the configured key allows (never "none", RFC 8725
-// §3.1), no "crit" extension (RFC 7515 §4.1.11: we understand none), the
-// signature, then the claims — exp required and in the future, nbf and iat
-// not in the future, all within the leeway; iss and aud when configured;
-// sub non-empty. Every failure is a 401 with its own Reason; a token longer
-// than MaxTokenLen is 431 before any decoding.
+// now, which the caller passes so that tests need no clock. It is Check
+// with the result copied out of the buffer into Claims; see Check for the
+// rules. A handshake calls Check, which allocates nothing.
 func (v *Verifier) Verify(token string, now time.Time) (*Claims, *Error) {
-	if len(token) > MaxTokenLen {
-		return nil, tooLong()
+	var buf [1024]byte
+	// Check reads token and never writes it or keeps it past the call.
+	c, e := v.Check(unsafe.Slice(unsafe.StringData(token), len(token)), now, buf[:])
+	if e != nil {
+		return nil, e
 	}
-	if token == "" {
-		return nil, unauthorized(ReasonNoToken, nil)
-	}
-	// The clock is per call, so the parser is too (jwt's Parser holds its
-	// time function); the static options are shared.
-	opts := append(v.opts[:len(v.opts):len(v.opts)], jwt.WithTimeFunc(func() time.Time { return now }))
-	var c tokenClaims
-	tok, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, v.key)
-	if err != nil {
-		return nil, v.reject(tok, &c, err)
-	}
-	return c.public(), nil
-}
-
-// key is jwt's Keyfunc. It runs after the alg allow-list and before the
-// signature is checked.
-func (v *Verifier) key(t *jwt.Token) (any, error) {
-	if _, ok := t.Header["crit"]; ok {
-		return nil, errCrit
-	}
-	k, ok := v.keys[t.Method.Alg()]
-	if !ok { // unreachable behind WithValidMethods; kept so that it stays true
-		return nil, fmt.Errorf("no key for alg %s", t.Method.Alg())
-	}
-	return k, nil
-}
-
-// reject turns the jwt library's error into our reason. The order is the
-// order of the checks: structure, algorithm, signature, then claims.
-func (v *Verifier) reject(tok *jwt.Token, c *tokenClaims, err error) *Error {
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed) || tok == nil:
-		return unauthorized(ReasonMalformed, err)
-	case tok.Method == nil:
-		// alg missing or not a string is malformed (RFC 7515 §4.1.1: it
-		// MUST be present); a name the library does not know is unknown.
-		if _, ok := tok.Header["alg"].(string); ok {
-			return unauthorized(ReasonUnknownAlg, err)
-		}
-		return unauthorized(ReasonMalformed, err)
-	case tok.Method == jwt.SigningMethodNone:
-		return unauthorized(ReasonAlgNone, err)
-	case v.keys[tok.Method.Alg()] == nil:
-		return unauthorized(ReasonAlgNotAllowed, err)
-	case errors.Is(err, errCrit):
-		return unauthorized(ReasonCrit, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return unauthorized(ReasonBadSignature, err)
-	case !c.decoded: // the payload was JSON null
-		return unauthorized(ReasonMalformed, err)
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return v.claimsReason(c, err)
-	}
-	return unauthorized(ReasonMalformed, err)
-}
-
-// claimsReason picks one reason when the claims fail, as jwt's Validator
-// reports every failing check at once: missing claims first, then time,
-// then who the token is for.
-func (v *Verifier) claimsReason(c *tokenClaims, err error) *Error {
-	switch {
-	case c.exp == nil:
-		return unauthorized(ReasonMissingExp, err)
-	case errors.Is(err, errNoSub):
-		return unauthorized(ReasonMissingSub, err)
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return unauthorized(ReasonExpired, err)
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return unauthorized(ReasonNotYetValid, err)
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return unauthorized(ReasonIssuedInFuture, err)
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer) || v.issuer != "" && c.iss != v.issuer:
-		return unauthorized(ReasonWrongIssuer, err)
-	case errors.Is(err, jwt.ErrTokenInvalidAudience) || v.audience != "" && !slices.Contains(c.aud, v.audience):
-		return unauthorized(ReasonWrongAudience, err)
-	}
-	return unauthorized(ReasonMalformed, err)
+	return c.Claims(), nil
 }
 
 // Refresh checks a token sent on an open connection to replace the one it
 // was opened with (a {"type":"refresh","token":T} message): it must verify,
 // be for the same subject (else 403 ReasonOtherUser) and expire later than
 // cur (else 401 ReasonRefreshNotLater). The caller then replaces cur with
-// the result, rooms included: a refresh may also take rooms away.
+// the result, rooms included: a refresh may also take rooms away. It is
+// CheckRefresh with the claims copied out.
 func (v *Verifier) Refresh(cur *Claims, token string, now time.Time) (*Claims, *Error) {
-	next, e := v.Verify(token, now)
+	var subject string
+	var expires time.Time
+	if cur != nil {
+		subject, expires = cur.Subject, cur.Expires
+	}
+	var buf [1024]byte
+	c, e := v.CheckRefresh(subject, expires, unsafe.Slice(unsafe.StringData(token), len(token)), now, buf[:])
 	if e != nil {
 		return nil, e
 	}
-	if cur == nil || !next.Allows(cur.Subject) {
-		return nil, &Error{Status: http.StatusForbidden, Reason: ReasonOtherUser}
+	return c.Claims(), nil
+}
+
+// CheckRefresh is Refresh for a caller that keeps of the current token
+// only its subject and expiry, with the new token's claims as views of buf
+// (see Check).
+func (v *Verifier) CheckRefresh(subject string, expires time.Time, token []byte, now time.Time, buf []byte) (Checked, *Error) {
+	next, e := v.Check(token, now, buf)
+	if e != nil {
+		return Checked{}, e
 	}
-	if !next.Expires.After(cur.Expires) {
-		return nil, unauthorized(ReasonRefreshNotLater, nil)
+	if subject == "" || string(next.Subject) != subject {
+		return Checked{}, &Error{Status: http.StatusForbidden, Reason: ReasonOtherUser}
+	}
+	if !next.Expiry().After(expires) {
+		return Checked{}, unauthorized(ReasonRefreshNotLater, fmt.Errorf("exp %d is not after the current token's %d", next.Expires, expires.Unix()))
 	}
 	return next, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/upgrade"
@@ -22,20 +23,34 @@ import (
 
 // Authenticate checks the token of a request to a client endpoint. With
 // no verifier configured it returns nil claims and no error: the
-// endpoints are open. Failures are counted by reason.
+// endpoints are open. Failures are counted by reason. The hub's own
+// endpoints use checkToken, which allocates nothing; this copies the
+// claims out, for the demo's chat.
 func (h *Hub) Authenticate(rawQuery, authorization []byte) (*auth.Claims, *upgrade.Error) {
+	var buf [auth.CheckBufSize]byte
+	t, on, err := h.checkToken(rawQuery, authorization, buf[:])
+	if !on {
+		return nil, err
+	}
+	return t.Claims(), nil
+}
+
+// checkToken checks the token of a request to a client endpoint
+// (auth.Check) with buf as scratch, allocating nothing for a good token:
+// the claims are views of buf, or of the request. on is false when the
+// endpoints are open (no verifier) and when the token is refused (err).
+func (h *Hub) checkToken(rawQuery, authorization, buf []byte) (t auth.Checked, on bool, err *upgrade.Error) {
 	v := h.opt.Auth
 	if v == nil {
-		return nil, nil
+		return t, false, nil
 	}
-	tok, aerr := auth.TokenFrom(rawQuery, authorization)
+	tok, aerr := auth.TokenBytes(rawQuery, authorization)
 	if aerr == nil {
-		var claims *auth.Claims
-		if claims, aerr = v.Verify(tok, time.Now()); aerr == nil {
-			return claims, nil
+		if t, aerr = v.Check(tok, time.Now(), buf); aerr == nil {
+			return t, true, nil
 		}
 	}
-	return nil, h.refuse(aerr.Status, aerr.Reason)
+	return t, false, h.refuse(aerr.Status, aerr.Reason)
 }
 
 // refuse counts an authentication failure and makes its answer: 401s carry
@@ -52,9 +67,10 @@ func (h *Hub) refuse(status int, reason string) *upgrade.Error {
 	return e
 }
 
-// forUser checks that claims may connect as user (nil claims: open).
-func (h *Hub) forUser(claims *auth.Claims, user string) *upgrade.Error {
-	if claims != nil && !claims.Allows(user) {
+// forUser checks that a token (on: checked, not open) may connect as
+// user.
+func (h *Hub) forUser(t *auth.Checked, on bool, user []byte) *upgrade.Error {
+	if on && !t.Allows(user) {
 		return h.refuse(http.StatusForbidden, auth.ReasonOtherUser)
 	}
 	return nil
@@ -69,13 +85,10 @@ func failAuth(w http.ResponseWriter, e *upgrade.Error) {
 }
 
 // holdToken keeps what a connection needs of its token: the expiry and
-// its rooms.
-func (h *Hub) holdToken(c *wsconn.Conn, claims *auth.Claims) {
-	if claims == nil {
-		return
-	}
-	c.SetExpiry(claims.Expires)
-	c.SetTag(h.roomSets.intern(claims.Rooms))
+// its rooms, without allocating when the rooms are a known set.
+func (h *Hub) holdToken(c *wsconn.Conn, t *auth.Checked) {
+	c.SetExpiry(t.Expiry())
+	c.SetTag(h.roomSets.intern(t.Rooms))
 }
 
 // mayUseRoom reports whether c may join or say in room: always when the
@@ -89,33 +102,36 @@ func (h *Hub) mayUseRoom(c *wsconn.Conn, room string) bool {
 
 // roomSets interns the rooms claims of tokens: a connection keeps the
 // number of its set (its wsconn tag), 0 for none. Sets are never
-// forgotten: there are as many as distinct rooms claims.
+// forgotten: there are as many as distinct rooms claims. A set is known
+// by its auth.List key, which is the same for the same rooms in the same
+// order however the token's JSON spelled them, and differs otherwise.
 type roomSets struct {
 	mu   sync.RWMutex
 	ids  map[string]uint32
 	sets [][]string // sets[id-1]
 }
 
-func (r *roomSets) intern(rooms []string) uint32 {
-	if len(rooms) == 0 {
+// intern returns the number of a set, allocating only for a new one.
+func (r *roomSets) intern(rooms auth.List) uint32 {
+	if rooms.Len() == 0 {
 		return 0
 	}
-	key := strings.Join(rooms, "\x00")
+	key := rooms.Key()
 	r.mu.RLock()
-	id := r.ids[key]
+	id := r.ids[string(key)]
 	r.mu.RUnlock()
 	if id != 0 {
 		return id
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if id = r.ids[key]; id == 0 {
+	if id = r.ids[string(key)]; id == 0 {
 		if r.ids == nil {
 			r.ids = map[string]uint32{}
 		}
-		r.sets = append(r.sets, slices.Clone(rooms))
+		r.sets = append(r.sets, rooms.Strings())
 		id = uint32(len(r.sets))
-		r.ids[key] = id
+		r.ids[string(key)] = id
 	}
 	return id
 }
@@ -165,3 +181,6 @@ func (h *Hub) AuthFailures() map[string]int64 {
 	}
 	return out
 }
+
+// bytesOf is a view of s's bytes, for calls that only read them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

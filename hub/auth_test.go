@@ -2,12 +2,16 @@ package hub
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"iter"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +21,7 @@ import (
 	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/wstest"
+	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
 
@@ -226,4 +231,84 @@ func TestMaxConnsPerUser(t *testing.T) {
 	eventually(t, func() bool { return e.hub.User("ivy").Online == 1 }, "the closed connection is still counted")
 	c := e.dial("/ws/ivy")
 	assert.Equal(t, float64(2), msg(t, c)["online"])
+}
+
+// A handshake with a token allocates nothing for a known user whose
+// token lists a known set of rooms: the token is checked in a buffer on
+// the loop's stack, and the connection keeps a number for its rooms. (The
+// connection here is a live one of alice's; each Upgrade's open count is
+// taken back, as OnOpen would.)
+func TestTokenUpgradeAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates, and drops sync.Pool items")
+	}
+	k := newTokens(t)
+	e := start(t, Options{Auth: k.v}, nil)
+	tok := k.mint("alice", time.Hour, "lobby", "ops")
+	cl := e.dial("/ws/alice?token=" + tok)
+	msg(t, cl)
+	u := e.hub.lookup("alice", false)
+	require.NotNil(t, u)
+	c := u.conn
+	tag := c.Tag()
+	require.NotZero(t, tag)
+	for _, head := range []string{
+		"GET /ws/alice?token=" + tok + " HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /ws?token=" + tok + "&since=0 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /ws/alice HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n\r\n",
+	} {
+		req, _, perr := upgrade.Parse([]byte(head), 0)
+		require.Nil(t, perr)
+		allocs := testing.AllocsPerRun(100, func() {
+			hd, uerr := e.hub.Upgrade(c, &req)
+			if uerr != nil || hd == nil {
+				t.Fatal("refused")
+			}
+			mu := e.hub.lock(u)
+			mu.Lock()
+			u.opens--
+			mu.Unlock()
+		})
+		// ?since= makes a resume handler: one small allocation, as without tokens.
+		want := 0.0
+		if strings.Contains(head, "since=") {
+			want = 1
+		}
+		assert.Equal(t, want, allocs, head)
+		assert.Equal(t, tag, c.Tag(), "the same rooms, the same set")
+	}
+}
+
+// Rooms sets are interned by their decoded contents: the same rooms
+// spelled otherwise share a number; other rooms, or another order, get
+// their own.
+func TestRoomSetsIntern(t *testing.T) {
+	k := newTokens(t)
+	check := func(payload string) auth.Checked {
+		tok := signHS256(t, k.secret, payload)
+		c, e := k.v.Check([]byte(tok), time.Now(), nil)
+		require.Nil(t, e, payload)
+		return c
+	}
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	var r roomSets
+	a := check(`{"sub":"a","exp":` + exp + `,"rooms":["news","ops"]}`)
+	id := r.intern(a.Rooms)
+	require.NotZero(t, id)
+	assert.Equal(t, []string{"news", "ops"}, r.get(id))
+	assert.Equal(t, id, r.intern(check(`{"sub":"b","exp":`+exp+`,"rooms":[ "n\u0065ws", "ops" ]}`).Rooms))
+	assert.NotEqual(t, id, r.intern(check(`{"sub":"a","exp":`+exp+`,"rooms":["ops","news"]}`).Rooms))
+	assert.NotEqual(t, id, r.intern(check(`{"sub":"a","exp":`+exp+`,"rooms":["news\u0000ops"]}`).Rooms))
+	assert.Zero(t, r.intern(check(`{"sub":"a","exp":`+exp+`,"rooms":[]}`).Rooms))
+	assert.Zero(t, r.intern(check(`{"sub":"a","exp":`+exp+`}`).Rooms))
+}
+
+// signHS256 signs any payload, as auth's tests do.
+func signHS256(t *testing.T, secret []byte, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(`{"alg":"HS256"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(input))
+	return input + "." + enc.EncodeToString(mac.Sum(nil))
 }

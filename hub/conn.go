@@ -19,25 +19,29 @@ import (
 // /ws?user=, with an optional ?since=SEQ; with tokens required, also /ws
 // (the user is the token's). The handler is the user entry itself, or for
 // a resuming connection a small wrapper that remembers since until the
-// hello is out. Without tokens it allocates nothing for a known user, and
-// only the user entry and its name for a new one. Nothing of a refused
+// hello is out. It allocates nothing for a known user (with a token too,
+// when its rooms are a known set), and only the user entry and its name
+// for a new one. Nothing of a refused
 // request reaches the users.
 func (h *Hub) Upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
 	name, ok := userPath(req)
 	if !ok {
 		return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path) + " (try /ws/{user})"}
 	}
-	claims, aerr := h.Authenticate(req.Query, req.Header("Authorization"))
+	// The token is checked in buf, on this loop's stack: a good one
+	// allocates nothing (see checkToken and holdToken).
+	var buf [auth.CheckBufSize]byte
+	tok, authed, aerr := h.checkToken(req.Query, req.Header("Authorization"), buf[:])
 	if aerr != nil {
 		return nil, aerr
 	}
-	if name == nil && claims != nil && string(req.Path) == "/ws" && !hasParam(req.Query, "user") {
-		name = []byte(claims.Subject)
+	if name == nil && authed && string(req.Path) == "/ws" && !hasParam(req.Query, "user") {
+		name = tok.Subject
 	}
 	if name == nil || !validName(unsafe.String(unsafe.SliceData(name), len(name))) {
 		return nil, &upgrade.Error{Status: 400, Msg: "bad user name in " + string(req.Path) + ": 1-128 bytes of UTF-8 without '/' or control characters"}
 	}
-	if aerr := h.forUser(claims, string(name)); aerr != nil {
+	if aerr := h.forUser(&tok, authed, name); aerr != nil {
 		return nil, aerr
 	}
 	since, hasSince, err := sinceParam(req.Query)
@@ -55,7 +59,9 @@ func (h *Hub) Upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *up
 	}
 	u.opens++
 	mu.Unlock()
-	h.holdToken(c, claims)
+	if authed {
+		h.holdToken(c, &tok)
+	}
 	if hasSince {
 		return &resume{user: u, since: since}, nil
 	}
@@ -274,15 +280,15 @@ func (h *Hub) refresh(u *user, c *wsconn.Conn, token string) {
 		reply(c, Error{Message: "refresh: this server takes no tokens"})
 		return
 	}
-	cur := &auth.Claims{Subject: u.name, Expires: c.Expiry()}
-	claims, aerr := h.opt.Auth.Refresh(cur, token, time.Now())
+	var buf [auth.CheckBufSize]byte
+	next, aerr := h.opt.Auth.CheckRefresh(u.name, c.Expiry(), bytesOf(token), time.Now(), buf[:])
 	if aerr != nil {
 		h.authFailures.add(aerr.Reason)
 		reply(c, Error{Message: "refresh: " + aerr.Reason})
 		return
 	}
-	h.holdToken(c, claims)
-	reply(c, Refreshed{Exp: claims.Expires.Unix()})
+	h.holdToken(c, &next)
+	reply(c, Refreshed{Exp: next.Expires})
 }
 
 // envelope is any of the hub's messages.

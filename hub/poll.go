@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/wsd-dev/wsd/auth"
 )
 
 // handlePoll answers GET /poll/{user}?since=SEQ at once (short poll) or,
@@ -16,9 +18,10 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	claims, aerr := h.Authenticate([]byte(r.URL.RawQuery), []byte(r.Header.Get("Authorization")))
+	var buf [auth.CheckBufSize]byte
+	tok, authed, aerr := h.checkToken(bytesOf(r.URL.RawQuery), bytesOf(r.Header.Get("Authorization")), buf[:])
 	if aerr == nil {
-		aerr = h.forUser(claims, name)
+		aerr = h.forUser(&tok, authed, bytesOf(name))
 	}
 	if aerr != nil {
 		failAuth(w, aerr)

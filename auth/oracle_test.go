@@ -1,17 +1,158 @@
 package auth
 
+// The previous implementation of Verify, on github.com/golang-jwt/jwt/v5,
+// kept as the oracle of the differential tests (FuzzCheckAgainstJWT): the
+// library parses and checks signatures, its Validator checks the times,
+// tokenClaims decodes the claims strictly. It is test code only.
+
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+type jwtOracle struct {
+	keys     map[string]any
+	opts     []jwt.ParserOption
+	issuer   string
+	audience string
+}
+
+var errCrit = errors.New(`"crit" header present`)
+
+func newOracle(cfg Config) (*jwtOracle, error) {
+	v := &jwtOracle{keys: map[string]any{}, issuer: cfg.Issuer, audience: cfg.Audience}
+	if cfg.SecretFile != "" {
+		secret, err := ReadSecretFile(cfg.SecretFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, alg := range hmacAlgsFor(secret) {
+			v.keys[alg] = secret
+		}
+	}
+	if cfg.PublicKeyFile != "" {
+		pub, err := ReadPublicKeyFile(cfg.PublicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		algs, _ := publicAlgs(pub)
+		for _, alg := range algs {
+			v.keys[alg] = pub
+		}
+	}
+	var methods []string
+	for alg := range v.keys {
+		methods = append(methods, alg)
+	}
+	sort.Strings(methods)
+	v.opts = []jwt.ParserOption{
+		jwt.WithValidMethods(methods),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithStrictDecoding(),
+	}
+	if cfg.Issuer != "" {
+		v.opts = append(v.opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		v.opts = append(v.opts, jwt.WithAudience(cfg.Audience))
+	}
+	return v, nil
+}
+
+func (v *jwtOracle) verify(token string, now time.Time) (*Claims, *Error) {
+	if len(token) > MaxTokenLen {
+		return nil, tooLong()
+	}
+	if token == "" {
+		return nil, unauthorized(ReasonNoToken, nil)
+	}
+	// The clock is per call, so the parser is too (jwt's Parser holds its
+	// time function); the static options are shared.
+	opts := append(v.opts[:len(v.opts):len(v.opts)], jwt.WithTimeFunc(func() time.Time { return now }))
+	var c tokenClaims
+	tok, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, v.key)
+	if err != nil {
+		return nil, v.reject(tok, &c, err)
+	}
+	return c.public(), nil
+}
+
+// key is jwt's Keyfunc. It runs after the alg allow-list and before the
+// signature is checked.
+func (v *jwtOracle) key(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCrit
+	}
+	k, ok := v.keys[t.Method.Alg()]
+	if !ok { // unreachable behind WithValidMethods; kept so that it stays true
+		return nil, fmt.Errorf("no key for alg %s", t.Method.Alg())
+	}
+	return k, nil
+}
+
+// reject turns the jwt library's error into our reason. The order is the
+// order of the checks: structure, algorithm, signature, then claims.
+func (v *jwtOracle) reject(tok *jwt.Token, c *tokenClaims, err error) *Error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed) || tok == nil:
+		return unauthorized(ReasonMalformed, err)
+	case tok.Method == nil:
+		// alg missing or not a string is malformed (RFC 7515 §4.1.1: it
+		// MUST be present); a name the library does not know is unknown.
+		if _, ok := tok.Header["alg"].(string); ok {
+			return unauthorized(ReasonUnknownAlg, err)
+		}
+		return unauthorized(ReasonMalformed, err)
+	case tok.Method == jwt.SigningMethodNone:
+		return unauthorized(ReasonAlgNone, err)
+	case v.keys[tok.Method.Alg()] == nil:
+		return unauthorized(ReasonAlgNotAllowed, err)
+	case errors.Is(err, errCrit):
+		return unauthorized(ReasonCrit, err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return unauthorized(ReasonBadSignature, err)
+	case !c.decoded: // the payload was JSON null
+		return unauthorized(ReasonMalformed, err)
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return v.claimsReason(c, err)
+	}
+	return unauthorized(ReasonMalformed, err)
+}
+
+// claimsReason picks one reason when the claims fail, as jwt's Validator
+// reports every failing check at once: missing claims first, then time,
+// then who the token is for.
+func (v *jwtOracle) claimsReason(c *tokenClaims, err error) *Error {
+	switch {
+	case c.exp == nil:
+		return unauthorized(ReasonMissingExp, err)
+	case errors.Is(err, errNoSub):
+		return unauthorized(ReasonMissingSub, err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return unauthorized(ReasonExpired, err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return unauthorized(ReasonNotYetValid, err)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return unauthorized(ReasonIssuedInFuture, err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer) || v.issuer != "" && c.iss != v.issuer:
+		return unauthorized(ReasonWrongIssuer, err)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience) || v.audience != "" && !slices.Contains(c.aud, v.audience):
+		return unauthorized(ReasonWrongAudience, err)
+	}
+	return unauthorized(ReasonMalformed, err)
+}
 
 // tokenClaims is the claims set as the jwt library sees it during parsing.
 // It decodes itself strictly instead of through struct tags, because
@@ -34,11 +175,6 @@ type tokenClaims struct {
 // without a subject fails with the other claim checks, after its signature
 // has been verified.
 var errNoSub = errors.New("sub claim is required")
-
-// maxNumericDate bounds exp, nbf and iat to integers a float64 holds exactly
-// (2^53 s, some 285 million years): beyond that, converting to int64 seconds
-// is implementation-defined.
-const maxNumericDate = 1 << 53
 
 // UnmarshalJSON reads a JWT Claims Set (RFC 7519 §4). Unknown claims are
 // ignored (§4: "claims that are not understood ... MUST be ignored"). For a
@@ -70,11 +206,11 @@ func (c *tokenClaims) UnmarshalJSON(b []byte) error {
 				c.aud, err = jsonStrings(raw)
 			}
 		case "exp":
-			c.exp, err = numericDate(raw)
+			c.exp, err = oracleNumericDate(raw)
 		case "nbf":
-			c.nbf, err = numericDate(raw)
+			c.nbf, err = oracleNumericDate(raw)
 		case "iat":
-			c.iat, err = numericDate(raw)
+			c.iat, err = oracleNumericDate(raw)
 		case "rooms":
 			c.rooms, err = jsonStrings(raw)
 		}
@@ -123,7 +259,7 @@ func jsonStrings(raw json.RawMessage) ([]string, error) {
 // numericDate reads a NumericDate (RFC 7519 §2): a JSON number of seconds
 // since the epoch, possibly fractional. Like the jwt library it keeps whole
 // seconds (jwt.TimePrecision).
-func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
+func oracleNumericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return nil, errors.New("not a number")
 	}
