@@ -34,7 +34,11 @@
 // inside the standard library (about 10 small objects a check). Mint signs
 // tokens with the standard library, for tests and for cmd/wsdtoken. The
 // tests compare Check with github.com/golang-jwt/jwt/v5, which wsd used
-// before (FuzzCheckAgainstJWT).
+// before (FuzzCheckAgainstJWT) and still uses as their oracle. Why our own
+// parsing: the library allocated ~80 objects (3.9 KB) per HS256 check, and
+// that garbage, made by every handshake, is heap the collector lets grow:
+// 19,000 /ws/{user} connections with tokens held 665 B each with it, 323 B
+// with Check (serverbench, wsd+auth row).
 //
 // The cost per handshake is measured by BenchmarkVerify in
 // verify_bench_test.go:
