@@ -70,7 +70,6 @@ type extra struct {
 	obs  Observer
 	head []byte                 // a head split over reads
 	cls  closeInfo              // the close decided before the socket's (code 0: none)
-	defl *deflateState          // context takeover windows
 	dial *upgrade.ClientRequest // a client's request until it is written, when its handler is not a DialHandler
 }
 
@@ -146,7 +145,7 @@ func (c *Conn) observer() Observer {
 // trimExtra drops c's extra once nothing in it is needed. Loop goroutine
 // only; the caller holds mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil && x.defl == nil {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil {
 		c.x.Store(nil)
 	}
 }
@@ -241,6 +240,9 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 		x.obs.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
 	}
 	c.setFlag(fClosed)
+	if c.flags.Load()&(fSendCtx|fRecvCtx) != 0 {
+		e.wins.Store(int(c.fd), nil) // before the fd number can be reused
+	}
 	poller.Close(int(c.fd))
 	c.x.Store(nil)
 	c.mu.Unlock()

@@ -29,14 +29,10 @@ const (
 	fSendBits0
 	fSendBits1
 	fSendBits2 // our window: 8 + the three bits (8..15)
+	fRecvBits0
+	fRecvBits1
+	fRecvBits2 // the peer's window, likewise
 )
-
-// deflateState is a connection's context takeover windows (only with
-// takeover negotiated).
-type deflateState struct {
-	sendWin, recvWin []byte
-	recvBits         uint8
-}
 
 // DefaultDeflateMinSize is the smallest message compressed: below it the
 // DEFLATE block overhead eats the gain.
@@ -51,7 +47,7 @@ func (c *Conn) setDeflate(p upgrade.DeflateParams, client bool) {
 		sendCtx, recvCtx = recvCtx, sendCtx
 		sendBits, recvBits = recvBits, sendBits
 	}
-	f := fDeflate | uint32(sendBits-8)*fSendBits0
+	f := fDeflate | uint32(sendBits-8)*fSendBits0 | uint32(recvBits-8)*fRecvBits0
 	if sendCtx {
 		f |= fSendCtx
 	}
@@ -61,7 +57,7 @@ func (c *Conn) setDeflate(p upgrade.DeflateParams, client bool) {
 	c.flags.Store(c.flags.Load() | f)
 	c.rd.Rsv = frame.Rsv1
 	if sendCtx || recvCtx {
-		c.extraLocked().defl = &deflateState{recvBits: recvBits}
+		c.makeWindows()
 	}
 }
 
@@ -113,11 +109,13 @@ var zbufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }
 // the buffer back.
 func (c *Conn) compress(payload []byte) (z []byte, buf *[]byte, ok bool) {
 	e := c.l.e
-	var dict []byte
-	var st *deflateState
-	if c.flags.Load()&fSendCtx != 0 {
-		st = c.x.Load().defl
-		dict = st.sendWin
+	f := c.flags.Load()
+	var dict, w []byte
+	if f&fSendCtx != 0 {
+		if w = c.windows(); w == nil {
+			return nil, nil, false // ended meanwhile
+		}
+		dict = sendWindow(w, f)
 	}
 	comp := e.comps.get()
 	buf = zbufs.Get().(*[]byte)
@@ -127,8 +125,8 @@ func (c *Conn) compress(payload []byte) (z []byte, buf *[]byte, ok bool) {
 	if len(z) >= len(payload) {
 		return nil, buf, false
 	}
-	if st != nil {
-		c.keepSent(payload)
+	if w != nil {
+		keepSentIn(w, f, payload)
 	}
 	return z, buf, true
 }
@@ -138,11 +136,13 @@ func (c *Conn) compress(payload []byte) (z []byte, buf *[]byte, ok bool) {
 // without the context (a prepared one, shared by every connection) is
 // still valid for a peer that keeps it: the peer's window is the data it
 // inflated, whatever the compressor chose to refer to (RFC 7692 §7.1.1:
-// takeover lets a compressor use the context, never obliges it), so a broadcast costs one compression
-// in takeover mode too. The caller holds c.mu.
+// takeover lets a compressor use the context, never obliges it), so a
+// broadcast costs one compression in takeover mode too. The caller holds
+// c.mu.
 func (c *Conn) keepSent(payload []byte) {
-	st := c.x.Load().defl
-	st.sendWin = deflate.AppendWindow(st.sendWin, payload, c.sendBits())
+	if w := c.windows(); w != nil {
+		keepSentIn(w, c.flags.Load(), payload)
+	}
 }
 
 // inflate inflates a compressed message with the loop's decompressor; the
@@ -153,11 +153,13 @@ func (c *Conn) inflate(op frame.Opcode, payload []byte) ([]byte, error) {
 	if l.decomp == nil {
 		l.decomp = deflate.NewDecompressor(&l.e.limits)
 	}
-	var st *deflateState
-	var dict []byte
-	if c.flags.Load()&fRecvCtx != 0 {
-		st = c.x.Load().defl
-		dict = st.recvWin
+	f := c.flags.Load()
+	var dict, w []byte
+	if f&fRecvCtx != 0 {
+		if w = c.windows(); w == nil {
+			return nil, ErrClosed
+		}
+		dict = recvWindow(w, f)
 	}
 	out, err := l.decomp.Inflate(payload, dict)
 	if err != nil {
@@ -167,8 +169,8 @@ func (c *Conn) inflate(op frame.Opcode, payload []byte) ([]byte, error) {
 		l.decomp.Release(out)
 		return nil, frame.ErrInvalidUTF8
 	}
-	if st != nil {
-		st.recvWin = deflate.AppendWindow(st.recvWin, out, st.recvBits)
+	if w != nil {
+		keepRecv(w, f, out)
 	}
 	return out, nil
 }

@@ -28,6 +28,7 @@ type engine struct {
 	budget budget
 	groups groupRegistry
 	slots  *chunked.Slots[connSlot] // per-connection state some features need, by fd
+	wins   *chunked.Table[byte]     // context takeover windows by fd (deflate_window.go)
 	comps  compressors              // permessage-deflate compressors, shared
 	srv    *Server                  // nil in a client
 	cl     *Client                  // nil in a server
@@ -72,6 +73,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	e.comps.level = opt.DeflateLevel
 	e.table = chunked.NewTable[Conn](maxFDs)
 	e.slots = chunked.NewSlots[connSlot](maxFDs)
+	e.wins = chunked.NewTable[byte](maxFDs)
 	for i := range opt.Loops {
 		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
 		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
