@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-sendfloor bench-wsload bench-polling docs-protocol clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-sendfloor bench-wsload bench-polling docs docs-protocol clean
 
 all: build
 
@@ -81,6 +81,15 @@ bench-wsload: bench-bin
 # packets, latency, server CPU and RSS, for 1,000 and 10,000 clients.
 bench-polling: bench-bin
 	cd bench && ./bin/polling -bin bin -fixture polling/testdata/chromium-fetch.txt -out results $(POLLING_FLAGS)
+
+# The pictures in docs/, from real runs of bin/wsd and bin/wsload in
+# headless Chromium: one PNG per shot (docs/screenshots lists them). Add a
+# shot there and its name here.
+DOCS_SHOTS ?= \
+	dashboard
+
+docs: build
+	$(GO) run ./docs/screenshots -bin $(BIN) -out docs $(DOCS_SHOTS)
 
 # The learners' walk-through: a real session through wsdump, step by step.
 docs-protocol: build

@@ -29,6 +29,7 @@ func (h *Hub) Mux() *http.ServeMux {
 	api("GET /stats", h.handleStats)
 	api("GET /users/{user}", h.handleUser)
 	mux.Handle("GET /metrics", h.authorized(h.metricsHandler().ServeHTTP))
+	mux.HandleFunc("GET "+DashboardPath, h.handleDashboard) // its own auth: dashboard.go
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
 	})
@@ -95,7 +96,7 @@ func (h *Hub) authorized(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.opt.APIToken != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.opt.APIToken)) != 1 {
+			if !ok || !h.isAPIToken(got) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsd"`)
 				fail(w, http.StatusUnauthorized, "missing or wrong API token: send Authorization: Bearer <token>")
 				return
@@ -106,6 +107,11 @@ func (h *Hub) authorized(next http.HandlerFunc) http.Handler {
 		}
 		next(w, r)
 	})
+}
+
+// isAPIToken compares in constant time; false without a token set.
+func (h *Hub) isAPIToken(got string) bool {
+	return h.opt.APIToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(h.opt.APIToken)) == 1
 }
 
 // readBody reads a message body up to the limit: 413 beyond, 400 if empty.

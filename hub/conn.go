@@ -17,13 +17,16 @@ import (
 
 // Upgrade routes upgrade requests to /ws/{user} (percent-encoded) and
 // /ws?user=, with an optional ?since=SEQ; with tokens required, also /ws
-// (the user is the token's). The handler is the user entry itself, or for
-// a resuming connection a small wrapper that remembers since until the
-// hello is out. It allocates nothing for a known user (with a token too,
-// when its rooms are a known set), and only the user entry and its name
-// for a new one. Nothing of a refused
-// request reaches the users.
+// (the user is the token's); and /dashboard/ws (dashboard.go). The handler
+// is the user entry itself, or for a resuming connection a small wrapper
+// that remembers since until the hello is out. It allocates nothing for a
+// known user (with a token too, when its rooms are a known set), and only
+// the user entry and its name for a new one. Nothing of a refused request
+// reaches the users.
 func (h *Hub) Upgrade(c *wsconn.Conn, req *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+	if string(req.Path) == DashboardSocketPath {
+		return h.dashboardUpgrade(c, req)
+	}
 	name, ok := userPath(req)
 	if !ok {
 		return nil, &upgrade.Error{Status: 404, Msg: "no WebSocket endpoint at " + string(req.Path) + " (try /ws/{user})"}

@@ -64,6 +64,8 @@ type Hub struct {
 	delivered   atomic.Int64 // frames handed to connections by publishes and room sends (broadcasts: Group.Sent)
 
 	userCapRefusals atomic.Int64 // handshakes refused over MaxConnsPerUser
+
+	dash dashboard // open dashboards and their samples (dashboard_sampler.go)
 }
 
 // New makes a hub on srv (made with wsconn.New, not yet started). Serve

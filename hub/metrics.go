@@ -32,7 +32,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descLoopConns, descAccepted, descRefusedAccept, descClosed,
 		descHandshakes, descRefusals, descMessages, descBytes, descSends, descDeliveries, descQueueDrops,
 		descSlowCloses, descCloseCodes, descAuthFailures, descRateLimited, descProtocolErrors, descPingTimeouts,
-		descExpired, descMsgMemory, descUsers, descRooms, descRSS, descRSSPerConn} {
+		descExpired, descMsgMemory, descUsers, descRooms, descRSS, descRSSPerConn, descFanout} {
 		ch <- d
 	}
 }
@@ -62,6 +62,7 @@ var (
 	descRooms          = prometheus.NewDesc("wsd_hub_rooms", "Rooms with members.", nil, nil)
 	descRSS            = prometheus.NewDesc("wsd_rss_bytes", "Resident memory of the process.", nil, nil)
 	descRSSPerConn     = prometheus.NewDesc("wsd_rss_bytes_per_connection", "Resident memory divided by the connections (0 with none).", nil, nil)
+	descFanout         = prometheus.NewDesc("wsd_broadcast_fanout_seconds", "Time from a broadcast to the last event loop having written or queued it to all its connections.", nil, nil)
 )
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -125,6 +126,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUsers, float64(hc.Users), "known")
 	gauge(descUsers, float64(hc.UsersOnline), "online")
 	gauge(descRooms, float64(hc.Rooms))
+	ch <- fanoutHistogram(h.everyone.Fanout())
 	if rss := rssBytes(); rss > 0 {
 		gauge(descRSS, float64(rss))
 		perConn := 0.0

@@ -30,6 +30,7 @@ type Group struct {
 	loops []groupLoop
 	size  atomic.Int64
 	sent  atomic.Int64 // frames handed to members
+	fan   fanout       // fan-out times (fanout.go)
 }
 
 // groupLoop is one loop's members and the sends in progress there.
@@ -40,8 +41,9 @@ type groupLoop struct {
 	list  chunked.List[Conn]
 	queue []*Prepared // sends waiting; queue[head] is being written
 	head  int
-	pos   int // list[:pos] has queue[head] already
-	chunk int // GroupChunk; tests make it small
+	pos   int    // list[:pos] has queue[head] already
+	done  uint64 // sends finished here: the number of the next to finish
+	chunk int    // GroupChunk; tests make it small
 	step  func()
 	_     [64]byte // keep the loops' fields on separate cache lines
 }
@@ -120,6 +122,7 @@ func (g *Group) Len() int { return int(g.size.Load()) }
 // and in the order they were made.
 func (g *Group) Send(p *Prepared) int {
 	g.mu.Lock()
+	g.fan.begin(g.e.since(), len(g.loops))
 	for i := range g.loops {
 		gl := &g.loops[i]
 		gl.l.pl.Post(func() {
@@ -149,6 +152,8 @@ func (gl *groupLoop) sendStep() {
 	if gl.pos == gl.list.Len() {
 		gl.queue[gl.head] = nil // the frame may go
 		gl.head++
+		gl.g.fan.end(gl.done, gl.g.e)
+		gl.done++
 		gl.pos = 0
 		if gl.head == len(gl.queue) {
 			// Done: the next send reuses the array, allocating nothing.

@@ -21,8 +21,20 @@ const Path = "/usr/bin/chromium"
 // tab; the browser is stopped when the test ends.
 func New(t testing.TB) context.Context {
 	t.Helper()
+	ctx, stop, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return ctx
+}
+
+// Launch starts a browser outside tests (make docs' screenshots) with its
+// profile in userDataDir, and returns a context for its first tab and the
+// function that stops it.
+func Launch(userDataDir string) (context.Context, func(), error) {
 	if _, err := os.Stat(Path); err != nil {
-		t.Fatalf("%s not found (make test installs it): %v", Path, err)
+		return nil, nil, fmt.Errorf("%s not found (make test installs it): %v", Path, err)
 	}
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(Path),
@@ -31,7 +43,7 @@ func New(t testing.TB) context.Context {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(userDataDir),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -40,14 +52,15 @@ func New(t testing.TB) context.Context {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
+	stop := func() { cancelB(); cancelA() }
 	// Start the browser now so that a failure to launch is reported here.
 	// (Not under a derived timeout: cancelling the context of the first run
 	// would stop the browser.)
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
+		stop()
+		return nil, nil, fmt.Errorf("starting chromium: %w", err)
 	}
-	return ctx
+	return ctx, stop, nil
 }
 
 // WaitJSON polls a JS expression until it is not null/undefined and
