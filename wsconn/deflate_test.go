@@ -101,13 +101,21 @@ func TestDeflateEchoBothModes(t *testing.T) {
 			require.NoError(t, err)
 			c := recv(t, h.open)
 			require.True(t, c.Compressed(), "negotiated")
-			msgs := [][]byte{json, json, []byte("short"), randomBytes(4096), bytes.Repeat(json, 200), json}
+			type message struct {
+				op frame.Opcode
+				p  []byte
+			}
+			// Random bytes go as binary: any valid UTF-8 text has
+			// redundancy a compressor finds.
+			msgs := []message{{frame.OpText, json}, {frame.OpText, json}, {frame.OpText, []byte("short")},
+				{frame.OpBinary, randomBytes(4096)}, {frame.OpText, bytes.Repeat(json, 200)}, {frame.OpText, json}}
 			for _, m := range msgs {
-				require.NoError(t, c.Send(frame.OpText, bytes.ToValidUTF8(m, []byte("?"))))
+				require.NoError(t, c.Send(m.op, m.p))
 			}
 			for _, m := range msgs {
 				got := recv(t, h.msgs)
-				assert.Equal(t, string(bytes.ToValidUTF8(m, []byte("?"))), string(got[1:]))
+				assert.Equal(t, byte(m.op), got[0])
+				assert.Equal(t, m.p, got[1:])
 			}
 			// json ×3 and the long one compress both ways; "short" and
 			// the random bytes do not.
