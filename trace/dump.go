@@ -2,9 +2,10 @@ package trace
 
 import (
 	"encoding/hex"
+	"strconv"
+
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/internal/jsonw"
-	"strconv"
 )
 
 // Dump is one frame as it crossed the wire, for rendering to learners.
@@ -14,6 +15,15 @@ type Dump struct {
 	Text     bool   // the payload belongs to a text message (for continuations)
 	Fragment string // "" for a whole message or a control frame; "first", "middle", "last"
 	Message  []byte // on the last fragment: the reassembled message
+	// On the last fragment: the message's frames and its length on the
+	// wire (compressed, if it is).
+	Frames     int
+	MessageLen int64
+
+	// permessage-deflate (RFC 7692)
+	PMCE       bool       // the connection agreed on it: RSV1 means "compressed" (websocket.pmc)
+	Compressed bool       // the frame belongs to a compressed message (RSV1 on its first frame)
+	Inflation  *Inflation // on the frame that ends a compressed message: what it inflated to
 }
 
 // Payload returns the unmasked payload (a copy when the frame was masked).
@@ -62,7 +72,11 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	dst = strconv.AppendUint(dst, uint64(h.OpCode), 16)
 	dst = append(dst, " ("...)
 	dst = append(dst, h.OpCode.String()...)
-	dst = append(dst, ")\n  byte 1  "...)
+	dst = append(dst, ")\n"...)
+	if d.PMCE && h.Rsv&frame.Rsv1 != 0 && (h.OpCode == frame.OpText || h.OpCode == frame.OpBinary) {
+		dst = append(dst, "  RSV1    compressed: this message's payload is DEFLATE data, inflated once the message is whole (permessage-deflate, RFC 7692 §6)\n"...)
+	}
+	dst = append(dst, "  byte 1  "...)
 	dst = appendBits(dst, b1)
 	dst = append(dst, "  MASK="...)
 	dst = appendBit(dst, h.Masked)
@@ -96,6 +110,9 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 		dst = append(dst, "  fragment "...)
 		dst = append(dst, d.Fragment...)
 		dst = append(dst, " fragment of a "...)
+		if d.Compressed {
+			dst = append(dst, "compressed "...)
+		}
 		dst = append(dst, kind...)
 		dst = append(dst, " message (§5.4)\n"...)
 	}
@@ -122,6 +139,12 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 			dst = append(dst, err.Error()...)
 		}
 		dst = append(dst, '\n')
+	case d.Compressed && d.Inflation != nil && d.Fragment == "":
+		// The frame is the message: shown below, beside what it inflated to.
+	case d.Compressed:
+		dst = append(dst, "  deflate "...)
+		dst = appendHexSpaced(dst, p, maxShow)
+		dst = append(dst, '\n')
 	case d.Text || h.OpCode == frame.OpText:
 		dst = append(dst, "  text    "...)
 		dst = strconv.AppendQuote(dst, string(clip(p, maxShow)))
@@ -134,7 +157,9 @@ func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 		dst = appendHexSpaced(dst, p, maxShow)
 		dst = append(dst, '\n')
 	}
-	if d.Fragment == "last" {
+	if d.Inflation != nil {
+		dst = d.Inflation.appendText(dst, d.Text, maxShow)
+	} else if d.Fragment == "last" {
 		dst = append(dst, "  message reassembled, "...)
 		dst = strconv.AppendInt(dst, int64(len(d.Message)), 10)
 		dst = append(dst, " bytes: "...)
@@ -185,10 +210,19 @@ const hexDigits = "0123456789abcdef"
 // appendHexSpaced writes bytes in hex, 16 to a line (continuation lines
 // indented to the column the block's values start at).
 func appendHexSpaced(dst, p []byte, maxShow int) []byte {
+	return appendHexIndent(dst, p, maxShow, 10)
+}
+
+// appendHexIndent is appendHexSpaced with continuation lines indented by
+// indent spaces.
+func appendHexIndent(dst, p []byte, maxShow, indent int) []byte {
 	for i, c := range clip(p, maxShow) {
 		switch {
 		case i > 0 && i%16 == 0:
-			dst = append(dst, "\n          "...)
+			dst = append(dst, '\n')
+			for range indent {
+				dst = append(dst, ' ')
+			}
 		case i > 0:
 			dst = append(dst, ' ')
 		}
@@ -222,6 +256,12 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	dst = strconv.AppendBool(dst, h.Fin)
 	dst = jsonKey(dst, "websocket.rsv", false)
 	dst = strconv.AppendUint(dst, uint64(h.Rsv), 10)
+	if d.PMCE {
+		// As Wireshark: on every frame of a connection that agreed on
+		// permessage-deflate, the frame's own RSV1.
+		dst = jsonKey(dst, "websocket.pmc", false)
+		dst = strconv.AppendBool(dst, h.Rsv&frame.Rsv1 != 0)
+	}
 	dst = jsonKey(dst, "websocket.opcode", false)
 	dst = strconv.AppendUint(dst, uint64(h.OpCode), 10)
 	dst = jsonKey(dst, "websocket.mask", false)
@@ -244,6 +284,22 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	}
 	p := d.Payload()
 	switch op := h.OpCode; {
+	case d.Compressed:
+		// As Wireshark: a continuation's own bytes as "continue"; the
+		// message, inflated, as text or data on the frame that ends it.
+		if op == frame.OpContinuation {
+			dst = jsonKey(dst, "websocket.payload.continue", false)
+			dst = jsonHex(dst, p)
+		}
+		dst = jsonKey(dst, "wsd.deflate.payload", false)
+		dst = jsonHex(dst, p)
+		if in := d.Inflation; in != nil && in.OK && d.Text {
+			dst = jsonKey(dst, "websocket.payload.text", false)
+			dst = jsonw.AppendString(dst, in.Inflated)
+		} else if in != nil && in.OK {
+			dst = jsonKey(dst, "data.data", false)
+			dst = jsonHex(dst, in.Inflated)
+		}
 	case op == frame.OpClose:
 		if len(p) >= 2 {
 			code := frame.CloseCode(uint16(p[0])<<8 | uint16(p[1]))
@@ -290,6 +346,20 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	if d.Fragment != "" {
 		dst = jsonKey(dst, "wsd.fragment", false)
 		dst = jsonw.AppendString(dst, []byte(d.Fragment))
+	}
+	if d.Fragment == "last" && d.Frames > 0 {
+		// Wireshark's reassembly of the message, on its last frame.
+		dst = jsonKey(dst, "websocket.fragment.count", false)
+		dst = strconv.AppendInt(dst, int64(d.Frames), 10)
+		dst = jsonKey(dst, "websocket.reassembled.length", false)
+		dst = strconv.AppendInt(dst, d.MessageLen, 10)
+	}
+	if d.Compressed {
+		dst = jsonKey(dst, "wsd.compressed", false)
+		dst = append(dst, "true"...)
+	}
+	if d.Inflation != nil {
+		dst = d.Inflation.appendJSON(dst)
 	}
 	enc, _ := lengthEncoding(h)
 	dst = jsonKey(dst, "wsd.opcode_name", false)

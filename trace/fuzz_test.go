@@ -79,6 +79,20 @@ func FuzzFeed(f *testing.F) {
 	f.Add(append([]byte(request), client...), server, uint8(1), []byte{9})
 	f.Add([]byte(request), []byte("HTTP/1.1 404 Not Found\r\n\r\nbody"), uint8(2), []byte{1, 2, 3})
 	f.Add([]byte("\x16\x03\x01\x00\xa5 TLS hello"), []byte{}, uint8(0), []byte{2})
+	// permessage-deflate agreed (with and without context takeover):
+	// compressed messages, whole and in fragments, both ways.
+	for _, answer := range []string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover", "permessage-deflate; server_max_window_bits=9"} {
+		req, resp := deflateHeads(offerNoValue, answer)
+		z := wstest.Deflate([]byte("hello hello hello hello"))
+		c := bytes.Join([][]byte{
+			wstest.MaskedRsv(true, frame.Rsv1, frame.OpText, z),
+			wstest.MaskedRsv(false, frame.Rsv1, frame.OpBinary, z[:3]),
+			wstest.Masked(true, frame.OpContinuation, z[3:]),
+			wstest.MaskedRsv(true, frame.Rsv1, frame.OpText, []byte{0xff, 0x01}),
+		}, nil)
+		s := append(resp, append(frame.AppendHeader(nil, frame.Header{Fin: true, Rsv: frame.Rsv1, OpCode: frame.OpText, Length: int64(len(z))}), z...)...)
+		f.Add(append(req, c...), s, uint8(0), []byte{3, 1})
+	}
 	f.Fuzz(func(t *testing.T, c2s, s2c []byte, mode uint8, cuts []byte) {
 		// A head fed a byte at a time is parsed again at each byte: keep
 		// the inputs small enough for many runs a second.
@@ -132,6 +146,12 @@ func FuzzFeed(f *testing.F) {
 // the events of each direction, in order: only the order within each is
 // promised (Conn's doc), not how the two directions interleave.
 func byDirection(out string, isJSON bool) (ev [3]string) {
+	var b [3]strings.Builder // not +=: a dump of many frames would copy quadratically
+	defer func() {
+		for i := range b {
+			ev[i] = b[i].String()
+		}
+	}()
 	cur := 0
 	for _, l := range strings.SplitAfter(out, "\n") {
 		if isJSON {
@@ -148,7 +168,7 @@ func byDirection(out string, isJSON bool) (ev [3]string) {
 				}
 			}
 		}
-		ev[cur] += l
+		b[cur].WriteString(l)
 	}
 	return ev
 }

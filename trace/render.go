@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -107,9 +108,10 @@ func (c *Conn) emitRequest(s *stream, r *upgrade.Request, notes []violation) {
 			Key        string      `json:"websocket.key,omitempty"`
 			Protocols  []string    `json:"wsd.subprotocols_offered,omitempty"`
 			Extensions []string    `json:"wsd.extensions_offered,omitempty"`
+			ExtHeader  string      `json:"http.sec_websocket_extensions,omitempty"`
 			Violations []violation `json:"violations,omitempty"`
 		}{c.ev(s.dir, "request", true), string(r.Method), string(r.URI), fmt.Sprintf("HTTP/%d.%d", r.ProtoMajor, r.ProtoMinor),
-			headerLines(r.Head), string(r.Key), protocols, extensions, notes})
+			headerLines(r.Head), string(r.Key), protocols, extensions, c.offers, notes})
 		return
 	}
 	var b strings.Builder
@@ -134,33 +136,43 @@ func listOrNone(l []string) string {
 	return strings.Join(l, ", ")
 }
 
-func (c *Conn) emitResponse(s *stream, r *upgrade.Response) {
+// emitResponse shows the answer with the accept key's derivation and, for
+// a 101, the extensions agreed (notes: what is wrong with them).
+func (c *Conn) emitResponse(s *stream, r *upgrade.Response, extNotes []violation) {
 	keyGUID := string(c.key) + upgrade.GUID
 	sum := sha1.Sum([]byte(keyGUID))
 	want := base64.StdEncoding.EncodeToString(sum[:])
 	ok := string(r.Accept) == want
 	var notes []violation
 	if r.Status == 101 {
-		if err := r.Check(c.key); err != nil {
+		// The extensions are checked against the offer in extNotes.
+		if err := r.CheckAccept(c.key); err != nil {
 			notes = append(notes, violation{Section: "4.1", Reason: err.Error()})
 		}
+		notes = append(notes, extNotes...)
+	}
+	var neg *jsonNegotiation
+	if c.neg != nil {
+		neg = c.neg.json()
 	}
 	if c.t.opt.JSON {
 		c.emitJSON(struct {
 			event
-			Status     int         `json:"http.response.code"`
-			Line       string      `json:"http.response.line"`
-			Headers    [][2]string `json:"headers"`
-			KeyGUID    string      `json:"wsd.accept.key_guid,omitempty"`
-			SHA1       string      `json:"wsd.accept.sha1,omitempty"`
-			Expected   string      `json:"wsd.accept.expected,omitempty"`
-			Received   string      `json:"websocket.accept,omitempty"`
-			OK         bool        `json:"wsd.accept.ok"`
-			Protocol   string      `json:"websocket.protocol,omitempty"`
-			Extensions string      `json:"websocket.extensions,omitempty"`
-			Violations []violation `json:"violations,omitempty"`
+			Status     int              `json:"http.response.code"`
+			Line       string           `json:"http.response.line"`
+			Headers    [][2]string      `json:"headers"`
+			KeyGUID    string           `json:"wsd.accept.key_guid,omitempty"`
+			SHA1       string           `json:"wsd.accept.sha1,omitempty"`
+			Expected   string           `json:"wsd.accept.expected,omitempty"`
+			Received   string           `json:"websocket.accept,omitempty"`
+			OK         bool             `json:"wsd.accept.ok"`
+			Protocol   string           `json:"websocket.protocol,omitempty"`
+			Extensions string           `json:"websocket.extensions,omitempty"`
+			ExtHeader  string           `json:"http.sec_websocket_extensions,omitempty"`
+			Deflate    *jsonNegotiation `json:"wsd.deflate,omitempty"`
+			Violations []violation      `json:"violations,omitempty"`
 		}{c.ev(s.dir, "response", true), r.Status, firstLine(r.Head), headerLines(r.Head), keyGUID, hex.EncodeToString(sum[:]), want,
-			string(r.Accept), ok, string(r.Protocol), string(r.Extension), notes})
+			string(r.Accept), ok, string(r.Protocol), string(r.Extension), extensionValue(r.Head), neg, notes})
 		return
 	}
 	var b strings.Builder
@@ -180,7 +192,10 @@ func (c *Conn) emitResponse(s *stream, r *upgrade.Response) {
 			mark = c.paint(red, "✗ does not match: the client must fail the connection (§4.1)")
 		}
 		fmt.Fprintf(&b, "    server sent  %s  %s\n", r.Accept, mark)
-		fmt.Fprintf(&b, "  → subprotocol: %s; extensions: %s\n", orNone(string(r.Protocol)), orNone(string(r.Extension)))
+		fmt.Fprintf(&b, "  → subprotocol: %s; extensions: %s\n", orNone(string(r.Protocol)), orNone(extensionValue(r.Head)))
+		if c.neg != nil {
+			c.neg.appendHuman(&b)
+		}
 	}
 	c.writeNotes(&b, notes)
 	c.t.write([]byte(b.String()))
@@ -236,6 +251,9 @@ func (c *Conn) emitFrame(s *stream, d *Dump, notes []violation, truncated bool) 
 	if h.Masked {
 		flags = append(flags, "masked")
 	}
+	if d.PMCE && h.Rsv&frame.Rsv1 != 0 && (h.OpCode == frame.OpText || h.OpCode == frame.OpBinary) {
+		flags = append(flags, "compressed")
+	}
 	what := fmt.Sprintf("frame %d (stream byte %d): %s, %d bytes", s.frames, s.hStart, strings.Join(flags, ", "), h.Length)
 	if d.Fragment != "" {
 		what += ", " + d.Fragment + " fragment"
@@ -253,6 +271,9 @@ func (c *Conn) emitFrame(s *stream, d *Dump, notes []violation, truncated bool) 
 func (c *Conn) writeNotes(b *strings.Builder, notes []violation) {
 	for _, n := range notes {
 		line := "  ! VIOLATION RFC 6455 §" + n.Section
+		if strings.HasPrefix(n.Section, "RFC ") {
+			line = "  ! VIOLATION " + n.Section // another RFC's, as "RFC 7692 §7.2.2"
+		}
 		if n.Code != 0 {
 			line += " (answer: close " + strconv.Itoa(int(n.Code)) + ")"
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
@@ -35,12 +34,20 @@ type stream struct {
 	fragOp      frame.Opcode // data opcode of the open fragmented message, 0 if none
 	msg         []byte       // its reassembled payload, up to MaxKeep
 	msgLen      int64
+	msgFrames   int // frames of the open data message so far
 	utf8        frame.UTF8State
 	utf8Bad     bool
 	plain       int64  // bytes relayed unparsed
 	stopped     string // why parsing stopped, if it did
 	requestDone bool   // the client's request head is complete
 	notHTTPAt   int    // > 0: the head is not HTTP; report it once this many bytes are in (or at the end)
+
+	// permessage-deflate (inflate.go)
+	inf    inflater
+	zFrame bool   // the current frame's payload belongs to a compressed message
+	comp   bool   // the open data message is compressed (RSV1 on its first frame)
+	zmsg   []byte // its compressed payload so far, unmasked, up to MaxMessage
+	zlen   int64  // its compressed length so far
 }
 
 // seenBytes is how many first bytes a head that is not HTTP is shown with
@@ -102,6 +109,7 @@ func (s *stream) handshake(b []byte) {
 			return
 		}
 		c.key = append([]byte(nil), req.Key...)
+		c.offers = extensionValue(req.Head)
 		var notes []violation
 		if req.IsUpgrade() {
 			if verr := req.Validate(); verr != nil {
@@ -123,7 +131,18 @@ func (s *stream) handshake(b []byte) {
 		return
 	}
 	accepted := resp.Status == 101
-	c.emitResponse(s, &resp)
+	var notes []violation
+	if accepted {
+		c.neg, notes = negotiate(c.offers, extensionValue(resp.Head))
+		if n := c.neg; n != nil && n.answer != "" {
+			c.rsv = frame.Rsv1 // RSV1 marks a compressed message (RFC 7692 §6)
+			for i := range c.dirs {
+				takeover, bits := n.direction(Direction(i))
+				c.dirs[i].inf = inflater{on: true, takeover: takeover, bits: bits}
+			}
+		}
+	}
+	c.emitResponse(s, &resp, notes)
 	rest := append([]byte(nil), s.head[n:]...)
 	s.head = nil
 	if !accepted {
@@ -131,9 +150,6 @@ func (s *stream) handshake(b []byte) {
 		c.dirs[ClientToServer].plain += int64(len(c.dirs[ClientToServer].pending))
 		s.plain += int64(len(rest))
 		return
-	}
-	if strings.Contains(strings.ToLower(string(resp.Extension)), "permessage-deflate") {
-		c.rsv = frame.Rsv1 // compressed messages set RSV1 (RFC 7692)
 	}
 	c.state = stFrames
 	s.parseFrames(rest)
@@ -202,10 +218,14 @@ func (s *stream) parseFrames(b []byte) {
 			b = b[used:]
 			s.h, s.hStart, s.hNotes, s.left, s.inFrame = h, start, notes, h.Length, true
 			s.wire = s.wire[:0]
+			s.beginFrame(h)
 		}
 		take := int(min(s.left, int64(len(b))))
 		if keep := s.c.t.opt.MaxKeep - len(s.wire); keep > 0 {
 			s.wire = append(s.wire, b[:min(take, keep)]...)
+		}
+		if s.zFrame {
+			s.keepCompressed(b[:take], &s.h, s.h.Length-s.left)
 		}
 		s.left -= int64(take)
 		b = b[take:]
@@ -254,8 +274,10 @@ func (s *stream) finishFrame() {
 	}
 	if err := h.Validate(role, c.rsv); err != nil {
 		notes = append(notes, fromError(err))
+	} else if s.inf.on && h.Rsv&frame.Rsv1 != 0 && (h.OpCode.IsControl() || h.OpCode == frame.OpContinuation) {
+		notes = append(notes, fromError(frame.ErrCompressedNotFirst))
 	}
-	d := Dump{Header: h, Wire: s.wire}
+	d := Dump{Header: h, Wire: s.wire, PMCE: s.inf.on}
 	truncated := int64(len(s.wire)) < h.Length
 	payload := d.Payload()
 	switch {
@@ -271,21 +293,32 @@ func (s *stream) finishFrame() {
 			break
 		}
 		d.Text = s.fragOp == frame.OpText
+		d.Compressed = s.comp
 		d.Fragment = "middle"
+		s.msgFrames++
 		s.addToMessage(payload, truncated, &notes)
 		if h.Fin {
 			d.Fragment = "last"
-			d.Message = s.msg
+			d.Frames, d.MessageLen = s.msgFrames, s.msgLen
+			if s.comp {
+				d.Inflation = s.inflate(d.Text, &notes)
+			} else {
+				d.Message = s.msg
+			}
 			s.endMessage(&notes)
 		}
 	default: // text or binary
 		if s.fragOp != 0 {
 			notes = append(notes, fromError(frame.ErrExpectedContinue))
 		}
-		s.fragOp, s.msg, s.msgLen, s.utf8, s.utf8Bad = h.OpCode, s.msg[:0], 0, 0, false
+		s.fragOp, s.msg, s.msgLen, s.msgFrames, s.utf8, s.utf8Bad, s.comp = h.OpCode, s.msg[:0], 0, 1, 0, false, s.zFrame
 		d.Text = h.OpCode == frame.OpText
+		d.Compressed = s.comp
 		s.addToMessage(payload, truncated, &notes)
 		if h.Fin {
+			if s.comp {
+				d.Inflation = s.inflate(d.Text, &notes)
+			}
 			s.endMessage(&notes)
 		} else {
 			d.Fragment = "first"
@@ -298,7 +331,10 @@ func (s *stream) finishFrame() {
 }
 
 func (s *stream) addToMessage(p []byte, truncated bool, notes *[]violation) {
-	s.msgLen += int64(len(p))
+	s.msgLen += s.h.Length // p may be cut to MaxKeep
+	if s.comp {
+		return // DEFLATE data: kept whole by keepCompressed, checked once inflated
+	}
 	if keep := s.c.t.opt.MaxKeep - len(s.msg); keep > 0 {
 		s.msg = append(s.msg, p[:min(len(p), keep)]...)
 	}
@@ -313,7 +349,7 @@ func (s *stream) addToMessage(p []byte, truncated bool, notes *[]violation) {
 }
 
 func (s *stream) endMessage(notes *[]violation) {
-	if s.fragOp == frame.OpText && !s.utf8Bad && !s.utf8.Complete() {
+	if s.fragOp == frame.OpText && !s.comp && !s.utf8Bad && !s.utf8.Complete() {
 		*notes = append(*notes, fromError(frame.ErrInvalidUTF8))
 	}
 }
@@ -342,8 +378,28 @@ func (s *stream) where() string {
 			s.h.OpCode, s.h.Length, s.h.Length-s.left, s.hStart)
 	case s.hlen > 0:
 		return fmt.Sprintf("cut inside a frame header after %d of its bytes", s.hlen)
+	case s.fragOp != 0 && s.comp:
+		return fmt.Sprintf("cut inside a fragmented compressed %s message after %d compressed bytes", s.fragOp, s.msgLen)
 	case s.fragOp != 0:
 		return fmt.Sprintf("cut inside a fragmented %s message after %d bytes", s.fragOp, s.msgLen)
 	}
 	return "between frames"
+}
+
+// beginFrame notes, from a frame's header, whether its payload belongs to
+// a compressed message: a text or binary frame with RSV1 once
+// permessage-deflate was agreed starts one (RFC 7692 §6), and its
+// continuations carry it on (§6.1: RSV1 only on the first frame).
+func (s *stream) beginFrame(h frame.Header) {
+	switch {
+	case !s.inf.on:
+		s.zFrame = false
+	case h.OpCode == frame.OpText || h.OpCode == frame.OpBinary:
+		s.dropCompressed() // a message left unfinished is abandoned (§5.4)
+		s.zFrame = h.Rsv&frame.Rsv1 != 0
+	case h.OpCode == frame.OpContinuation:
+		s.zFrame = s.fragOp != 0 && s.comp
+	default:
+		s.zFrame = false
+	}
 }

@@ -2,7 +2,12 @@
 // learning the protocol: the opening handshake with the accept-key
 // derivation step by step, then every frame in both directions — bits,
 // length encoding, masking, payload, fragment place, reassembled message,
-// close codes — and every RFC 6455 violation with its section. It never
+// close codes — and every RFC 6455 violation with its section. With
+// permessage-deflate (RFC 7692) it shows the negotiation (offers, answer,
+// the four parameters, what the server added), RSV1 as "compressed", and
+// each compressed message beside what it inflates to, inflating it itself
+// per connection and direction (context takeover windows kept, bounded by
+// Options.MaxMessage: a bomb is reported, never inflated past it). It never
 // stops the traffic it watches: it is fed copies of the bytes (by wsdump's
 // proxy, or by wsd -trace) and says where it stopped understanding them.
 package trace
@@ -20,7 +25,14 @@ type Options struct {
 	Color   bool // ANSI colours in the human format
 	MaxShow int  // payload bytes shown per frame in the human format [256]; JSON shows all
 	MaxKeep int  // payload bytes kept per frame and per message for display [1 MiB]
+	// MaxMessage bounds a compressed message (permessage-deflate): its
+	// compressed payload is kept up to it for inflating, and inflating
+	// stops there (a bomb is reported, never inflated further) [16 MiB].
+	MaxMessage int64
 }
+
+// DefaultMaxMessage is Options.MaxMessage by default: wsd's own limit.
+const DefaultMaxMessage = 16 << 20
 
 // Tracer writes the dump of many connections to one writer, an event at a
 // time (events of different connections interleave, never mix).
@@ -30,6 +42,8 @@ type Tracer struct {
 	w    io.Writer
 	next atomic.Int64
 	now  func() time.Time
+
+	decomps decompressors
 }
 
 // New makes a tracer writing to w.
@@ -40,7 +54,10 @@ func New(w io.Writer, opt Options) *Tracer {
 	if opt.MaxKeep <= 0 {
 		opt.MaxKeep = 1 << 20
 	}
-	return &Tracer{opt: opt, w: w, now: time.Now}
+	if opt.MaxMessage <= 0 {
+		opt.MaxMessage = DefaultMaxMessage
+	}
+	return &Tracer{opt: opt, w: w, now: time.Now, decomps: decompressors{limit: opt.MaxMessage}}
 }
 
 // write emits one rendered event.
@@ -81,7 +98,9 @@ type Conn struct {
 	mu     sync.Mutex
 	dirs   [2]stream
 	key    []byte // the request's Sec-WebSocket-Key
-	rsv    uint8  // RSV bits allowed by the negotiated extensions
+	offers string // the request's Sec-WebSocket-Extensions, all lines
+	neg    *negotiation
+	rsv    uint8 // RSV bits allowed by the negotiated extensions
 	state  connState
 	client string
 	server string

@@ -117,7 +117,8 @@ func run(args []string) error {
 			w = f
 		}
 		color := !*noColor && !*traceJSON && isTerminal(w)
-		o.Observe = observer(trace.New(w, trace.Options{JSON: *traceJSON, Color: color}), *tracePath, *traceUser)
+		// The tracer inflates compressed messages under wsd's own limit.
+		o.Observe = observer(trace.New(w, trace.Options{JSON: *traceJSON, Color: color, MaxMessage: o.MaxMessage}), *tracePath, *traceUser)
 	}
 
 	srv, err := wsconn.New(o)

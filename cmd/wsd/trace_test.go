@@ -161,3 +161,69 @@ func TestTraceJSON(t *testing.T) {
 	assert.NotContains(t, hello, "websocket.masking_key")
 	assert.Equal(t, 1.0, hello["websocket.opcode"])
 }
+
+// -trace with permessage-deflate through the binary: the dump shows what
+// -deflate takeover agreed, and inflates both ways; the tracer inflates
+// under wsd's own -max-message, so a bomb that wsd closes with 1009 is
+// reported at that limit.
+func TestTraceDeflate(t *testing.T) {
+	p, dump := traced(t, buildWSD(t), "-trace", "-trace-json", "-deflate", "takeover", "-max-message", "4096")
+	c, err := wstest.Dial(p.addr, "/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+	require.NoError(t, err)
+	defer c.Close()
+	body := strings.Repeat(`{"type":"message","body":"compressed"} `, 20)
+	_, err = c.Write(wstest.MaskedRsv(true, frame.Rsv1, frame.OpText, wstest.Deflate([]byte(body))))
+	require.NoError(t, err)
+	f, err := c.ReadFrame(3 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, frame.Rsv1, f.Header.Rsv, "the echo comes back compressed")
+	// Zeros that inflate past 4096 bytes: wsd closes with 1009.
+	_, err = c.Write(wstest.MaskedRsv(true, frame.Rsv1, frame.OpBinary, wstest.Deflate(make([]byte, 1<<20))))
+	require.NoError(t, err)
+	f, err = c.ReadFrame(3 * time.Second)
+	require.NoError(t, err)
+	code, _ := f.Close()
+	require.Equal(t, frame.CloseMessageTooBig, code)
+
+	var events []map[string]any
+	eventually(t, 5*time.Second, func() bool {
+		events = nil
+		sc := bufio.NewScanner(strings.NewReader(dump()))
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			var e map[string]any
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &e), "not a JSON line: %q", sc.Text())
+			events = append(events, e)
+		}
+		n := 0
+		for _, e := range events {
+			if e["event"] == "frame" {
+				n++
+			}
+		}
+		return n >= 4 // the message, its echo, the bomb and the close
+	}, "the frames are not in the dump:\n%s", dump())
+	var frames []map[string]any
+	var resp map[string]any
+	for _, e := range events {
+		switch e["event"] {
+		case "frame":
+			frames = append(frames, e)
+		case "response":
+			resp = e
+		}
+	}
+	require.NotNil(t, resp)
+	neg := resp["wsd.deflate"].(map[string]any)
+	assert.Equal(t, "permessage-deflate; server_max_window_bits=10; client_max_window_bits=10", neg["answer"])
+	assert.Equal(t, map[string]any{"context_takeover": true, "window_bits": 10.0}, neg["c2s"])
+	assert.Equal(t, map[string]any{"context_takeover": true, "window_bits": 10.0}, neg["s2c"])
+	for _, i := range []int{0, 1} {
+		assert.Equal(t, true, frames[i]["websocket.pmc"], "frame %d", i)
+		assert.Equal(t, body, frames[i]["websocket.payload.text"], "frame %d, inflated", i)
+	}
+	assert.Equal(t, "c2s", frames[2]["dir"])
+	assert.Equal(t, true, frames[2]["wsd.deflate.bomb"])
+	assert.Equal(t, 4096.0, frames[2]["wsd.deflate.limit"], "wsd's -max-message")
+	assert.Equal(t, 1009.0, frames[3]["websocket.payload.close.status_code"])
+}

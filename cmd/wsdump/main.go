@@ -3,6 +3,8 @@
 // derived step by step, every frame in both directions with its bits,
 // length encoding, masking, payload, fragment place and close code, and
 // every RFC 6455 violation with its section — without breaking the relay.
+// With permessage-deflate it shows the negotiated parameters and each
+// compressed message beside what it inflates to.
 //
 //	wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080
 package main
@@ -30,36 +32,52 @@ func main() {
 	}
 }
 
-func run(args []string, stdout io.Writer) error {
+// config is what the flags ask for.
+type config struct {
+	listen, upstream string
+	out              string // the dump's file; "" for standard output
+	noColor          bool
+	opt              trace.Options // Color is decided once the output is known
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
 	fs := flag.NewFlagSet("wsdump", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:9000", "address clients connect to")
-	upstream := fs.String("upstream", "127.0.0.1:8080", "the server to relay to")
-	jsonOut := fs.Bool("json", false, "one JSON object per line, with Wireshark's field names")
-	noColor := fs.Bool("no-color", false, "no ANSI colours (they are on when the output is a terminal)")
-	maxShow := fs.Int("max-show", 256, "payload bytes shown per frame in the human format")
-	out := fs.String("o", "", "write the dump to this file instead of standard output")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:9000", "address clients connect to")
+	fs.StringVar(&c.upstream, "upstream", "127.0.0.1:8080", "the server to relay to")
+	fs.BoolVar(&c.opt.JSON, "json", false, "one JSON object per line, with Wireshark's field names")
+	fs.BoolVar(&c.noColor, "no-color", false, "no ANSI colours (they are on when the output is a terminal)")
+	fs.IntVar(&c.opt.MaxShow, "max-show", 256, "payload bytes shown per frame in the human format")
+	fs.Int64Var(&c.opt.MaxMessage, "max-message", trace.DefaultMaxMessage, "largest compressed message kept and inflated (permessage-deflate); a bomb stops there")
+	fs.StringVar(&c.out, "o", "", "write the dump to this file instead of standard output")
+	err := fs.Parse(args)
+	return c, err
+}
+
+func run(args []string, stdout io.Writer) error {
+	c, err := parseFlags(args)
+	if err != nil {
 		return err
 	}
 	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
+	if c.out != "" {
+		f, err := os.Create(c.out)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		w = f
 	}
-	color := !*noColor && !*jsonOut && isTerminal(w)
-	tr := trace.New(w, trace.Options{JSON: *jsonOut, Color: color, MaxShow: *maxShow})
-	ln, err := net.Listen("tcp", *listen)
+	c.opt.Color = !c.noColor && !c.opt.JSON && isTerminal(w)
+	tr := trace.New(w, c.opt)
+	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), *upstream)
-	return serve(ctx, ln, *upstream, tr)
+	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), c.upstream)
+	return serve(ctx, ln, c.upstream, tr)
 }
 
 // serve relays every connection accepted on ln to upstream until ctx ends.
