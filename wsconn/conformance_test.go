@@ -150,19 +150,7 @@ func runConformance(t *testing.T, addr string, tc confCase, chunk int) {
 	c, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
 	defer c.Close()
-	go func() {
-		for _, f := range tc.send {
-			if chunk == 0 {
-				c.Write(f)
-				continue
-			}
-			for i := range f {
-				if _, err := c.Write(f[i : i+1]); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	go sendFrames(c, tc.send, chunk)
 	for i, w := range tc.want {
 		f, err := c.ReadFrame(10 * time.Second)
 		require.NoError(t, err, "frame %d", i)
@@ -171,28 +159,54 @@ func runConformance(t *testing.T, addr string, tc confCase, chunk int) {
 		require.Equal(t, len(w.payload), len(f.Payload), "frame %d length", i)
 		require.True(t, bytes.Equal(w.payload, f.Payload), "frame %d payload", i)
 	}
-	if tc.close != 0 {
-		if len(tc.want) == 0 || tc.want[len(tc.want)-1].op != frame.OpClose {
+	expectEnd(t, c, tc.close, len(tc.want) > 0 && tc.want[len(tc.want)-1].op == frame.OpClose)
+}
+
+// sendFrames writes the frames whole (chunk 0) or one byte at a time.
+func sendFrames(c *wstest.Client, frames [][]byte, chunk int) {
+	for _, f := range frames {
+		if chunk == 0 {
+			c.Write(f)
+			continue
+		}
+		for i := range f {
+			if _, err := c.Write(f[i : i+1]); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// expectEnd checks how a case ends and returns the server's close reason:
+// with code, the server's Close (unless closeRead: it was the last frame
+// wanted) and then the TCP close; with 0, a clean close handshake.
+func expectEnd(t *testing.T, c *wstest.Client, code frame.CloseCode, closeRead bool) string {
+	t.Helper()
+	if code != 0 {
+		var reason string
+		if !closeRead {
 			f, err := c.ReadFrame(10 * time.Second)
-			require.NoError(t, err, "expected a close frame with %d", tc.close)
-			require.Equal(t, frame.OpClose, f.Header.OpCode, "expected close %d, got %v %q", tc.close, f.Header.OpCode, f.Payload)
-			code, reason := f.Close()
-			assert.Equal(t, tc.close, code, "close code; reason %q", reason)
-			if tc.close >= 1002 && tc.close <= 1009 {
+			require.NoError(t, err, "expected a close frame with %d", code)
+			require.Equal(t, frame.OpClose, f.Header.OpCode, "expected close %d, got %v %q", code, f.Header.OpCode, f.Payload)
+			var got frame.CloseCode
+			got, reason = f.Close()
+			assert.Equal(t, code, got, "close code; reason %q", reason)
+			if code >= 1002 && code <= 1009 {
 				assert.NotEmpty(t, reason, "a failure says why")
 			}
 		}
 		// The server closes the TCP connection (after our reply, if any).
-		c.Write(wstest.CloseFrame(tc.close, ""))
+		c.Write(wstest.CloseFrame(code, ""))
 		require.NoError(t, c.ExpectEOF(10*time.Second))
-		return
+		return reason
 	}
 	// Still open: a clean close handshake ends it.
 	c.Write(wstest.CloseFrame(1000, "done"))
 	f, err := c.ReadFrame(10 * time.Second)
 	require.NoError(t, err)
 	require.Equal(t, frame.OpClose, f.Header.OpCode)
-	code, _ := f.Close()
-	assert.Equal(t, frame.CloseCode(1000), code)
+	got, _ := f.Close()
+	assert.Equal(t, frame.CloseCode(1000), got)
 	require.NoError(t, c.ExpectEOF(10*time.Second))
+	return ""
 }

@@ -25,3 +25,25 @@ func Inflate(z []byte) ([]byte, error) {
 	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
 	return io.ReadAll(r)
 }
+
+// DeflateDict compresses b as a message sent with context takeover: dict,
+// the last bytes of what this side sent compressed before (at most the
+// agreed window, RFC 7692 §7.1.2.2), primes the window so that references
+// may reach into it (§7.2.3.2). It compresses at the standard library's
+// default level: its level 1 ignores a dictionary.
+func DeflateDict(b, dict []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriterDict(&buf, flate.DefaultCompression, dict) // a valid level: no error
+	w.Write(b)
+	w.Flush()
+	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+// InflateDict is Inflate for a message sent with context takeover: dict
+// holds what the peer sent compressed before. A reference further back
+// than dict reaches fails as corrupt input, so a dict of exactly the last
+// 2^bits bytes checks that the sender kept to its window of 2^bits.
+func InflateDict(z, dict []byte) ([]byte, error) {
+	r := flate.NewReaderDict(io.MultiReader(bytes.NewReader(z), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})), dict)
+	return io.ReadAll(r)
+}
