@@ -84,8 +84,12 @@ func NewClient(opt Options) (*Client, error) {
 	case opt.DeflateOffer != "":
 		cl.offer, cl.offers = opt.DeflateOffer, upgrade.ParseDeflateOffers(opt.DeflateOffer)
 	case opt.Deflate.Mode == upgrade.DeflateOn:
-		// Nothing kept between messages, either way.
-		cl.offers = []upgrade.DeflateOffer{{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		// Nothing kept between messages, either way. client_max_window_bits
+		// too: we compress within any window the server names (RFC 7692
+		// §7.1.2.2), and servers that bound the client's window refuse
+		// offers without it (Node's ws with clientMaxWindowBits set
+		// answers 400).
+		cl.offers = []upgrade.DeflateOffer{{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ClientMaxWindowBits: upgrade.OfferNoValue}}
 	case opt.Deflate.Mode == upgrade.DeflateTakeover:
 		// Context takeover both ways; the server may shrink our window.
 		cl.offers = []upgrade.DeflateOffer{{ClientMaxWindowBits: upgrade.OfferNoValue}}

@@ -173,7 +173,7 @@ func echoThroughClient(t *testing.T, addr netip.AddrPort, p upgrade.DeflatePolic
 
 // ourOffers are what the client offers in each mode.
 var ourOffers = map[upgrade.DeflateMode]string{
-	upgrade.DeflateOn:       "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+	upgrade.DeflateOn:       "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
 	upgrade.DeflateTakeover: "permessage-deflate; client_max_window_bits",
 }
 
@@ -189,15 +189,15 @@ func TestDeflateClientAgainstNodeWS(t *testing.T) {
 		on, takeover string
 	}{
 		{"default", `{}`, pmd + "; server_no_context_takeover; client_no_context_takeover", pmd},
-		{"windows of 2^10", `{"serverMaxWindowBits":10,"clientMaxWindowBits":10}`, "", pmd + "; client_max_window_bits=10; server_max_window_bits=10"},
+		// ws with clientMaxWindowBits set answers 400 to an offer without
+		// client_max_window_bits: the client offers it in both modes.
+		{"windows of 2^10", `{"serverMaxWindowBits":10,"clientMaxWindowBits":10}`,
+			pmd + "; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10; server_max_window_bits=10", pmd + "; client_max_window_bits=10; server_max_window_bits=10"},
 		{"no context takeover", `{"serverNoContextTakeover":true,"clientNoContextTakeover":true}`,
 			pmd + "; server_no_context_takeover; client_no_context_takeover", pmd + "; server_no_context_takeover; client_no_context_takeover"},
 		{"threshold 0", `{"threshold":0}`, pmd + "; server_no_context_takeover; client_no_context_takeover", pmd},
 	} {
 		for _, mode := range deflateModes {
-			if mode.policy.Mode == upgrade.DeflateOn && tc.on == "" {
-				continue
-			}
 			t.Run(tc.name+" "+mode.name, func(t *testing.T) {
 				srv := startPeerServer(t, "node", filepath.Join(repoRoot(t), "test/node/deflate_server.js"), tc.options)
 				tap := startWireTap(t, srv)
@@ -239,7 +239,7 @@ func TestDeflateClientAgainstPythonWebsockets(t *testing.T) {
 			w := tap.conns.ended(t, 0)
 			assert.Equal(t, ourOffers[mode.policy.Mode], w.offer, who)
 			// websockets' server defaults: windows of 2^12 both ways.
-			want := "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12"
+			want := "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12"
 			if mode.policy.Mode == upgrade.DeflateTakeover {
 				want = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
 			}
