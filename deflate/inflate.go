@@ -16,10 +16,11 @@ import (
 // once and reset for every message: nothing is allocated per message but
 // the output, which comes from the Limits' Buffers.
 type Decompressor struct {
-	lim   frame.Limits
-	r     io.ReadCloser // a klauspost/compress/flate inflater
-	in    messageReader
-	probe [1]byte
+	lim     frame.Limits
+	r       io.ReadCloser // a klauspost/compress/flate inflater
+	in      messageReader
+	probe   [1]byte
+	scratch []byte // where a large message is inflated once to learn its size (countSize)
 }
 
 // NewDecompressor returns a Decompressor whose messages inflate to at most
@@ -40,11 +41,15 @@ func NewDecompressor(lim *frame.Limits) *Decompressor {
 // for an empty message, else a buffer from the Limits' Buffers: give it
 // back with Release once done.
 //
-// Output is inflated in steps into a buffer that doubles up to the limit
-// (see bufSize); the moment one more byte would pass it, Inflate stops
-// with ErrTooBig. So the output never holds more than the limit, and the
-// Buffers lend at most limit + ⌈limit/2⌉ bytes: the last buffer and, while
-// it is filled from the one it outgrew, that one. A payload that is not a
+// Output is inflated in steps into a buffer that doubles (see bufSize)
+// while the old and the new buffer together stay within the limit. A
+// message that outgrows that is inflated on into a small scratch buffer
+// only to count its size — the moment one more byte would pass the limit,
+// Inflate stops with ErrTooBig — and then, its size known, once more into
+// a buffer of exactly that size, the old one given back first. So the
+// Buffers never lend more than the limit at once (RFC 7692 §8 leaves
+// bounding a decompression bomb to us), at the price of inflating twice
+// the messages past about a third of the limit. A payload that is not a
 // complete DEFLATE stream fails with ErrCorrupt.
 func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 	limit := d.lim.MaxMessage
@@ -80,8 +85,12 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 			} else if k > 0 {
 				k--
 			}
+			next := bufSize(limit, k)
+			if int64(cap(out)) > limit-next {
+				return d.inflateCounted(out, msg, dict, limit)
+			}
 			var ok bool
-			if out, ok = d.grow(out, int(bufSize(limit, k))); !ok {
+			if out, ok = d.grow(out, int(next)); !ok {
 				return nil, ErrTooBig.with("no memory left for messages")
 			}
 			continue
@@ -94,11 +103,58 @@ func (d *Decompressor) Inflate(msg, dict []byte) ([]byte, error) {
 	}
 }
 
+// inflateCounted finishes a message that outgrew the buffers Inflate may
+// double: what is left is inflated into scratch to count it, then the
+// whole message once more into a buffer of its exact size.
+func (d *Decompressor) inflateCounted(out, msg, dict []byte, limit int64) ([]byte, error) {
+	if d.scratch == nil {
+		d.scratch = make([]byte, 32<<10)
+	}
+	total := int64(len(out))
+	d.Release(out)
+	for {
+		n, err := d.r.Read(d.scratch)
+		total += int64(n)
+		if total > limit {
+			if d.in.overran() {
+				return nil, ErrCorrupt.with("the stream is cut inside a block, payload of " + strconv.Itoa(len(msg)) + " bytes")
+			}
+			return nil, ErrTooBig.with("more than " + strconv.FormatInt(limit, 10) + " bytes inflated from a payload of " + strconv.Itoa(len(msg)) + " bytes")
+		}
+		if err != nil {
+			if err != io.EOF || !d.in.complete() {
+				return d.finish(nil, err)
+			}
+			break
+		}
+	}
+	out, ok := d.grow(nil, int(total))
+	if !ok {
+		return nil, ErrTooBig.with("no memory left for messages")
+	}
+	d.in.reset(msg)
+	_ = d.r.(flate.Resetter).Reset(&d.in, dict)
+	for len(out) < int(total) {
+		n, err := d.r.Read(out[len(out):total])
+		out = out[:len(out)+n]
+		if err != nil && len(out) < int(total) {
+			return d.finish(out, err) // cannot differ from the first pass
+		}
+	}
+	// The stream's end (io.EOF) is behind the last byte: read it, so that
+	// finish sees the same ending as the first pass.
+	n, err := d.r.Read(d.probe[:])
+	if n > 0 {
+		d.Release(out)
+		return nil, ErrCorrupt.with("the second inflation of a payload of " + strconv.Itoa(len(msg)) + " bytes differs from the first")
+	}
+	return d.finish(out, err)
+}
+
 // The output buffers hold ⌈limit/2^k⌉ bytes for a falling k: the first
 // the smallest that holds four times the payload and 512 bytes, each next
-// one twice that (or one less), the last exactly the limit. So while the
-// last one is filled from the one it outgrew, the two hold
-// limit + ⌈limit/2⌉ bytes.
+// one twice that (or one less), as long as a buffer and the next fit in
+// the limit together.
 func bufSize(limit int64, k uint) int64 {
 	s := limit >> k
 	if limit&(1<<k-1) != 0 {

@@ -74,13 +74,13 @@ const (
 	takeoverAnswer = "permessage-deflate; server_max_window_bits=10; client_max_window_bits=10"
 	// The small servers' limits: a 1 KB bomb passes the size limit, and
 	// the memory budget is exactly what inflating up to the limit may
-	// take: the output buffer of the limit, the half-size one it grew
-	// from (deflate.Decompressor copies one into the other) and the
+	// take: never more than the limit at once (deflate.Decompressor
+	// counts a large message before it makes its buffer) and the
 	// smallest class (4 KiB) for a compressed payload assembled from
-	// pieces. More than that and the close reason is "no memory left"
+	// pieces. Less than that and the close reason is "no memory left"
 	// instead of the size limit.
 	smallMax    = 64 << 10
-	smallBudget = smallMax + smallMax/2 + 4<<10
+	smallBudget = smallMax + 4<<10
 )
 
 // deflateConfServers are the servers of the suite by name.
