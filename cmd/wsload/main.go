@@ -130,9 +130,10 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	if push != nil {
 		pr = push.Collect(e) // before Close: it runs on the loops
 	}
+	wire, exts := e.Wire(), e.Extensions() // before Close: the closing handshakes are not the scenario's
 	e.Close(2 * time.Second)
 
-	res := result{Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
+	res := result{Extensions: exts, Wire: wireOf(wire), Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
 		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
 		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
 	if echo != nil {
