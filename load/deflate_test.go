@@ -48,17 +48,23 @@ func TestEchoWithDeflateAgainstWSD(t *testing.T) {
 			s, err := testserver.Start(func(o *wsconn.Options) { o.Deflate = tc.policy })
 			require.NoError(t, err)
 			t.Cleanup(s.Stop)
-			const conns, per, size = 4, 50, 1024
-			sc := &Echo{Size: size, PerConn: per, Window: 2}
-			st, w, ext := runEcho(t, Config{Target: netip.MustParseAddrPort(s.Addr), Path: "/echo", Deflate: upgrade.DeflateTakeover}, sc, conns)
-			assert.Equal(t, int64(conns*per), st.Received)
-			assert.Zero(t, st.Mismatched, st.FirstMismatch)
-			assert.Equal(t, map[string]int64{tc.answer: conns}, ext)
-			assert.Equal(t, int64(conns*per*size), w.PayloadOut)
-			assert.Equal(t, int64(conns*per*size), w.PayloadIn, "inflated echoes")
-			assert.Less(t, w.FramesOut, w.PayloadOut/4, "sent compressed")
-			assert.Less(t, w.FramesIn, w.PayloadIn/4, "echoed compressed")
-			assert.Greater(t, w.HeadsIn, int64(conns*100))
+			for _, json := range []bool{false, true} {
+				const conns, per, size = 4, 50, 1024
+				sc := &Echo{Size: size, PerConn: per, Window: 2, JSON: json}
+				st, w, ext := runEcho(t, Config{Target: netip.MustParseAddrPort(s.Addr), Path: "/echo", Deflate: upgrade.DeflateTakeover}, sc, conns)
+				assert.Equal(t, int64(conns*per), st.Received)
+				assert.Zero(t, st.Mismatched, st.FirstMismatch)
+				assert.Equal(t, map[string]int64{tc.answer: conns}, ext)
+				assert.Equal(t, int64(conns*per*size), w.PayloadOut)
+				assert.Equal(t, int64(conns*per*size), w.PayloadIn, "inflated echoes")
+				// Letters in a pattern shrink to almost nothing, orders in
+				// JSON to about half.
+				limit := map[bool]float64{false: 0.25, true: 0.8}[json]
+				assert.Less(t, float64(w.FramesOut)/float64(w.PayloadOut), limit, "sent compressed (json %v)", json)
+				assert.Less(t, float64(w.FramesIn)/float64(w.PayloadIn), limit, "echoed compressed (json %v)", json)
+				assert.Greater(t, w.HeadsIn, int64(conns*100))
+				t.Logf("json %v: frames out %d, in %d for %d B of payload each way", json, w.FramesOut, w.FramesIn, w.PayloadOut)
+			}
 		})
 	}
 }
@@ -77,14 +83,16 @@ func TestCorruptCompressedEchoesCounted(t *testing.T) {
 		defer cancel()
 		s.Shutdown(ctx)
 	})
-	const conns, per = 3, 20
-	sc := &Echo{Size: 512, PerConn: per, Window: 4}
-	st, w, ext := runEcho(t, Config{Target: s.Addr(), Path: "/x", Deflate: upgrade.DeflateOn}, sc, conns)
-	assert.Equal(t, int64(conns*per), st.Received)
-	assert.Equal(t, int64(conns*3), st.Mismatched, "one flipped byte and two echoes out of place per connection")
-	assert.Equal(t, "payload byte differs", st.FirstMismatch)
-	assert.Equal(t, int64(conns), ext["permessage-deflate; server_no_context_takeover; client_no_context_takeover"])
-	assert.Less(t, w.FramesIn, w.PayloadIn/4, "the echoes, corrupt ones included, came compressed")
+	for _, json := range []bool{false, true} {
+		const conns, per = 3, 20
+		sc := &Echo{Size: 512, PerConn: per, Window: 4, JSON: json}
+		st, w, ext := runEcho(t, Config{Target: s.Addr(), Path: "/x", Deflate: upgrade.DeflateOn}, sc, conns)
+		assert.Equal(t, int64(conns*per), st.Received)
+		assert.Equal(t, int64(conns*3), st.Mismatched, "one flipped byte and two echoes out of place per connection")
+		assert.Equal(t, "payload byte differs", st.FirstMismatch)
+		assert.Equal(t, int64(conns), ext["permessage-deflate; server_no_context_takeover; client_no_context_takeover"])
+		assert.Less(t, w.FramesIn, w.PayloadIn*4/5, "the echoes, corrupt ones included, came compressed")
+	}
 }
 
 // An offer the server declines (a window below 8 bits is not valid, RFC

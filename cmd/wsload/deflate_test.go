@@ -11,11 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -175,4 +179,115 @@ func TestDeflateCorruptEchoesThroughTheBinary(t *testing.T) {
 	assert.Equal(t, int64(9), res.Echo.Mismatched, "3 wrong echoes per connection")
 	assert.Equal(t, int64(3), res.Extensions["permessage-deflate; server_no_context_takeover; client_no_context_takeover"])
 	assert.Less(t, res.Wire.RatioIn, 0.25, "the echoes came compressed")
+}
+
+// holder keeps every message it gets until release echoes them all.
+type holder struct {
+	mu   sync.Mutex
+	held []heldMsg
+}
+
+type heldMsg struct {
+	c  *wsconn.Conn
+	op frame.Opcode
+	p  []byte
+}
+
+func (h *holder) handler() wsconn.Handler { return holderConn{h} }
+
+func (h *holder) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+func (h *holder) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.held {
+		m.c.Send(m.op, m.p)
+	}
+}
+
+type holderConn struct{ h *holder }
+
+func (holderConn) OnOpen(*wsconn.Conn)                           {}
+func (holderConn) OnClose(*wsconn.Conn, frame.CloseCode, string) {}
+func (x holderConn) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
+	x.h.mu.Lock()
+	x.h.held = append(x.h.held, heldMsg{c, op, append([]byte(nil), p...)})
+	x.h.mu.Unlock()
+}
+
+// -payload json -msgs 1 -then-hold: every connection exchanges one JSON
+// message (filling its context takeover windows) and then stays open; the
+// READY line comes only once every echo is back (the server holds them
+// until the test releases them), and a signal ends the run with the
+// report.
+func TestThenHoldAfterJSONEchoes(t *testing.T) {
+	h := &holder{}
+	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 10},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
+		return h.handler(), nil
+	}}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	wsload, _ := buildBins(t)
+	const conns = 30
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wsload, "-url", "ws://"+s.Addr().String()+"/echo", "-c", "30", "-msgs", "1", "-size", "1024",
+		"-payload", "json", "-deflate", "-then-hold", "-ready", "-json", "-duration", "50s")
+	pipe, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); h.count() < conns; time.Sleep(5 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the server got %d of %d messages", h.count(), conns)
+	}
+	// Every connection is open and has sent its message; no echo is back.
+	select {
+	case l := <-lines:
+		t.Fatalf("wsload printed %q before its echoes came back", l)
+	case <-time.After(300 * time.Millisecond): // a window in which an early READY would show
+	}
+	h.release()
+	select {
+	case l := <-lines:
+		require.Regexp(t, `^READY 30 failed=0`, l)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no READY after the echoes")
+	}
+	assert.Equal(t, int64(conns), s.Stats().Connections, "the connections held")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	var out strings.Builder
+	for l := range lines {
+		out.WriteString(l)
+	}
+	require.NoError(t, cmd.Wait())
+	var res result
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &res), "%s", out.String())
+	assert.Equal(t, int64(conns), res.Echo.Received)
+	assert.Zero(t, res.Echo.Mismatched)
+	assert.Equal(t, map[string]int64{"permessage-deflate; server_max_window_bits=10; client_max_window_bits=10": conns}, res.Extensions)
+	assert.Equal(t, int64(conns*1024), res.Wire.PayloadIn)
+	assert.Less(t, res.Wire.RatioIn, 0.8, "JSON compresses, though not to nothing")
+	assert.Greater(t, res.Wire.RatioIn, 0.2)
+
+	code, _ := runBin(t, wsload, "-payload", "yaml", "-url", "ws://"+s.Addr().String()+"/echo")
+	assert.Equal(t, exitUsage, code)
+	code, _ = runBin(t, wsload, "-payload", "json", "-size", "64", "-url", "ws://"+s.Addr().String()+"/echo")
+	assert.Equal(t, exitUsage, code, "too small for the JSON fields")
 }

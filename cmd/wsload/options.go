@@ -27,6 +27,8 @@ type options struct {
 	msgs, window       int64
 	msgRate            float64
 	binary             bool
+	payload            string // echo: letters or json
+	thenHold           bool   // echo: keep the connections open after their -msgs
 	churnHold          time.Duration
 	publishURL         string
 	publishRate        float64
@@ -71,6 +73,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.window, "window", 1, "echo: messages in flight per connection")
 	fs.Float64Var(&o.msgRate, "msg-rate", 0, "echo: messages per second per connection, latency from the schedule (0: closed loop)")
 	fs.BoolVar(&o.binary, "binary", false, "echo: binary frames")
+	fs.StringVar(&o.payload, "payload", "letters", "echo: letters (a pattern, which compresses to almost nothing) or json (orders and a note, as a backend sends; at least 81 bytes)")
+	fs.BoolVar(&o.thenHold, "then-hold", false, "echo with -msgs: once a connection's echoes are done keep it open and idle until -duration or a signal (-ready waits for the echoes)")
 	fs.DurationVar(&o.churnHold, "churn-hold", 100*time.Millisecond, "churn: how long each connection stays open")
 	fs.StringVar(&o.publishURL, "publish-url", "", "push: POST stamped messages here (http://h:p/broadcast or …/publish/u{i})")
 	fs.Float64Var(&o.publishRate, "publish-rate", 10, "push: messages published per second")
@@ -146,6 +150,15 @@ func (o *options) validate() error {
 	if o.scenario == "echo" && o.size < load.MinEchoSize {
 		return fmt.Errorf("-size %d: echo messages carry a timestamp and sequence, at least %d bytes", o.size, load.MinEchoSize)
 	}
+	switch o.payload {
+	case "letters":
+	case "json":
+		if o.scenario == "echo" && o.size < load.MinJSONEchoSize {
+			return fmt.Errorf("-size %d with -payload json: at least %d bytes", o.size, load.MinJSONEchoSize)
+		}
+	default:
+		return fmt.Errorf("-payload %q: want letters or json", o.payload)
+	}
 	if o.deflate && o.deflateOffer != "" {
 		return fmt.Errorf("-deflate and -deflate-offer %q: give one (-deflate sends the browsers' offer)", o.deflateOffer)
 	}
@@ -172,7 +185,7 @@ func (o *options) validate() error {
 func (o *options) scenarioFor() (load.Scenario, *load.Echo, *load.Push) {
 	switch o.scenario {
 	case "echo":
-		e := &load.Echo{Size: o.size, PerConn: o.msgs, Window: o.window, Rate: o.msgRate, Binary: o.binary}
+		e := &load.Echo{Size: o.size, PerConn: o.msgs, Window: o.window, Rate: o.msgRate, Binary: o.binary, JSON: o.payload == "json"}
 		return e, e, nil
 	case "push":
 		p := &load.Push{}
