@@ -89,6 +89,14 @@ func (r result) wireBytesPerSec() float64 {
 }
 func (r result) mbps(bytesPerSec float64) float64 { return bytesPerSec * 8 / 1e6 }
 
+// Bytes per notification published in the window (both directions).
+func (r result) appBytesPerNote() float64 {
+	return r.appBytesPerSec() * r.Window / float64(r.Published)
+}
+func (r result) wireBytesPerNote() float64 {
+	return r.wireBytesPerSec() * r.Window / float64(r.Published)
+}
+
 func main() {
 	flag.Parse()
 	log.SetFlags(log.Ltime)
