@@ -58,12 +58,16 @@ bench-bin:
 	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling ./sendfloor
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
-# connection up to 19,000, echo rate and server CPU per message.
+# connection up to 19,000, echo rate and server CPU per message; then wsd
+# -deflate on and takeover beside gws and gorilla with permessage-deflate
+# on every connection (server-deflate.md).
 bench-server: bench-bin
 	cd bench && ./bin/serverbench -bin bin -out results $(SERVERBENCH_FLAGS)
 
 # Fan-out to 19,000 receivers through each server's POST /broadcast, and
-# publish-to-one-user latency under that load: wsd beside the peers.
+# publish-to-one-user latency under that load: wsd beside the peers; then a
+# 1 KB JSON broadcast to receivers that negotiated permessage-deflate, wsd
+# plain, on and takeover beside gws and gorilla (hub-deflate.md).
 bench-hub: bench-bin
 	cd bench && ./bin/hubbench -bin bin -out results $(HUBBENCH_FLAGS)
 
@@ -77,8 +81,9 @@ bench-sendfloor: bench-bin
 bench-wsload: bench-bin
 	cd bench && ./bin/wsloadbench -bin bin -out results
 
-# WebSocket push against short and long polling on the same hub: bytes,
-# packets, latency, server CPU and RSS, for 1,000 and 10,000 clients.
+# WebSocket push (plain, ws+deflate, ws+deflate-takeover) against short and
+# long polling on the same hub: bytes, packets, latency, server CPU and
+# RSS, for 1,000 and 10,000 clients, and the saving per notification.
 bench-polling: bench-bin
 	cd bench && ./bin/polling -bin bin -fixture polling/testdata/chromium-fetch.txt -out results $(POLLING_FLAGS)
 
