@@ -166,3 +166,12 @@ func (h *Histogram) Import(d HistogramData) {
 	o.min, o.max, o.sum = d.Min, d.Max, d.Sum
 	h.Merge(&o)
 }
+
+// BucketBounds returns the lowest and the highest value bucket i holds
+// (the buckets of HistogramData), for drawing them.
+func BucketBounds(i int) (lo, hi int64) {
+	if i <= 0 {
+		return 0, 0
+	}
+	return bucketValue(i-1) + 1, bucketValue(i)
+}

@@ -134,9 +134,10 @@ func (r *SeriesRecorder) collect(lat, connect, handshake *Histogram) window {
 
 // sample closes the second being counted at now.
 func (r *SeriesRecorder) sample(now int64, connect, handshake *Histogram) {
+	open := r.e.open.Load() // before the counters: no second shows more open than its connects made
 	c := r.counters()
 	w := r.collect(r.cur, connect, handshake)
-	s := Second{T: r.from, Open: r.e.open.Load(),
+	s := Second{T: r.from, Open: open,
 		Connects: c.opened - r.last.opened, Closes: c.closed - r.last.closed,
 		MsgsIn: c.msgsIn - r.last.msgsIn, MsgsOut: c.msgsOut - r.last.msgsOut,
 		BytesIn: c.bytesIn - r.last.bytesIn, BytesOut: c.bytesOut - r.last.bytesOut}

@@ -30,6 +30,10 @@ type result struct {
 	Echo             *echoResult        `json:"echo,omitempty"`
 	Push             *pushResult        `json:"push,omitempty"`
 	ThresholdsFailed []string           `json:"thresholds_failed,omitempty"`
+	// Series is the run second by second (series.go); Server the
+	// handshake -report probed (report_probe.go).
+	Series []second      `json:"series"`
+	Server *serverAnswer `json:"server,omitempty"`
 }
 
 type echoResult struct {
@@ -53,6 +57,7 @@ type pushResult struct {
 // summarize fills the derived figures from the raw ones.
 func (r *result) summarize() {
 	r.ConnectMs, r.HandshakeMs = pcts(r.ConnectHist), pcts(r.HandshakeHist)
+	r.summarizeSeries()
 	if r.HeldConns > 0 && r.RSSHeld > r.RSSBase {
 		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.HeldConns)
 	}
@@ -141,6 +146,7 @@ func (r *result) merge(w result) {
 	}
 	r.ConnectHist = mergeHist(r.ConnectHist, w.ConnectHist)
 	r.HandshakeHist = mergeHist(r.HandshakeHist, w.HandshakeHist)
+	r.Series = mergeSeries(r.Series, w.Series)
 	r.RSSBase += w.RSSBase
 	r.RSSHeld += w.RSSHeld
 	r.HeldConns += w.HeldConns
