@@ -24,11 +24,13 @@ import (
 // answer and the JSON result inside the page.
 type shownReport struct {
 	Charts   map[string]*shownChart       `json:"charts"`
-	Tiles    map[string]string            `json:"tiles"`    // tile id → data-v
-	Pcts     map[string]map[string]string `json:"pcts"`     // row → column → data-v
-	Settings map[string]string            `json:"settings"` // flag → value shown
-	Server   map[string]string            `json:"server"`   // field → text
-	Result   string                       `json:"result"`   // the JSON inside the page
+	Tiles    map[string]string            `json:"tiles"`     // tile id → data-v
+	TileText map[string]string            `json:"tile_text"` // tile id → the value as written
+	Pcts     map[string]map[string]string `json:"pcts"`      // row → column → data-v
+	PctText  map[string]map[string]string `json:"pct_text"`  // row → column → as written
+	Settings map[string]string            `json:"settings"`  // flag → value shown
+	Server   map[string]string            `json:"server"`    // field → text
+	Result   string                       `json:"result"`    // the JSON inside the page
 }
 
 type shownChart struct {
@@ -46,17 +48,18 @@ type shownMark struct {
 	Y     float64           `json:"y"`
 	W     float64           `json:"w"`
 	H     float64           `json:"h"`
+	Title string            `json:"title"` // the tooltip: the value as written
 }
 
 // readReport parses the report as XML (it is written well-formed).
 func readReport(page []byte) (*shownReport, error) {
 	d := xml.NewDecoder(bytes.NewReader(page))
 	d.Strict = true
-	s := &shownReport{Charts: map[string]*shownChart{}, Tiles: map[string]string{}, Pcts: map[string]map[string]string{},
-		Settings: map[string]string{}, Server: map[string]string{}}
+	s := &shownReport{Charts: map[string]*shownChart{}, Tiles: map[string]string{}, TileText: map[string]string{},
+		Pcts: map[string]map[string]string{}, PctText: map[string]map[string]string{}, Settings: map[string]string{}, Server: map[string]string{}}
 	var chart *shownChart
-	var pctRow, serverField string
-	var inResult bool
+	var pctRow, pctKey, serverField, tileID string
+	var inResult, inTitle, inTileValue bool
 	var text strings.Builder
 	for {
 		tok, err := d.Token()
@@ -87,13 +90,22 @@ func readReport(page []byte) (*shownReport, error) {
 				chart.Marks = append(chart.Marks, shownMark{Class: a["class"], Data: data, X: f("x"), Y: f("y"), W: f("width"), H: f("height")})
 			case t.Name.Local == "line" && a["class"] == "pmark":
 				chart.Marks = append(chart.Marks, shownMark{Class: "pmark", Data: data, X: f("x1")})
+			case t.Name.Local == "title" && chart != nil && len(chart.Marks) > 0:
+				inTitle = true
+				text.Reset()
 			case t.Name.Local == "div" && a["class"] == "tile":
-				s.Tiles[strings.TrimPrefix(a["id"], "tile-")] = data["v"]
+				tileID = strings.TrimPrefix(a["id"], "tile-")
+				s.Tiles[tileID] = data["v"]
+			case t.Name.Local == "div" && a["class"] == "v" && tileID != "":
+				inTileValue = true
+				text.Reset()
 			case t.Name.Local == "tr" && strings.HasPrefix(a["id"], "pct-"):
 				pctRow = strings.TrimPrefix(a["id"], "pct-")
-				s.Pcts[pctRow] = map[string]string{}
+				s.Pcts[pctRow], s.PctText[pctRow] = map[string]string{}, map[string]string{}
 			case t.Name.Local == "td" && pctRow != "" && data["k"] != "":
-				s.Pcts[pctRow][data["k"]] = data["v"]
+				pctKey = data["k"]
+				s.Pcts[pctRow][pctKey] = data["v"]
+				text.Reset()
 			case t.Name.Local == "tr" && data["flag"] != "":
 				s.Settings[data["flag"]] = data["value"]
 			case t.Name.Local == "dd" && strings.HasPrefix(a["id"], "server-"):
@@ -104,13 +116,25 @@ func readReport(page []byte) (*shownReport, error) {
 				text.Reset()
 			}
 		case xml.CharData:
-			if serverField != "" || inResult {
+			if serverField != "" || inResult || inTitle || inTileValue || pctKey != "" {
 				text.Write(t)
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
 			case "svg":
 				chart = nil
+			case "title":
+				if inTitle {
+					chart.Marks[len(chart.Marks)-1].Title, inTitle = text.String(), false
+				}
+			case "div":
+				if inTileValue {
+					s.TileText[tileID], inTileValue, tileID = text.String(), false, ""
+				}
+			case "td":
+				if pctKey != "" {
+					s.PctText[pctRow][pctKey], pctKey = text.String(), ""
+				}
 			case "tr":
 				pctRow = ""
 			case "dd":
@@ -149,6 +173,11 @@ func reportProblems(s *shownReport, res *result, given map[string]string, tol fl
 		if w := want[id]; !slices.Equal(keys, w) {
 			bad("chart %s shows %s", id, diffKeys(keys, w))
 		}
+		for _, m := range c.Marks {
+			if want := markTitle(id, m); !strings.Contains(m.Title, want) {
+				bad("chart %s: %s reads %q, not %q", id, markKey(m.Class, m.Data), m.Title, want)
+			}
+		}
 		for _, p := range placementProblems(c, tol) {
 			bad("chart %s: %s", id, p)
 		}
@@ -167,6 +196,18 @@ func reportProblems(s *shownReport, res *result, given map[string]string, tol fl
 	for k, v := range wantTiles {
 		if got, ok := s.Tiles[k]; ok && !sameNumber(got, v) {
 			bad("tile %s shows %s, the JSON has %v", k, got, v)
+		}
+	}
+	for k, text := range s.TileText {
+		if want := tileText(k, s.Tiles[k]); text != want {
+			bad("tile %s reads %q for its value %s (%q)", k, text, s.Tiles[k], want)
+		}
+	}
+	for row, m := range s.PctText {
+		for k, text := range m {
+			if want := pctText(k, s.Pcts[row][k]); text != want {
+				bad("percentile %s %s reads %q for its value %s (%q)", row, k, text, s.Pcts[row][k], want)
+			}
 		}
 	}
 	wantPcts := map[string]map[string]float64{"connect": res.ConnectMs, "handshake": res.HandshakeMs}
@@ -397,4 +438,40 @@ func placementProblems(c *shownChart, tol float64) []string {
 		stacks[t] += dv(m, "v")
 	}
 	return out
+}
+
+// The values as the page writes them for people: a mark's tooltip, a
+// tile, a table cell, each from the value the element carries.
+func markTitle(chart string, m shownMark) string {
+	v, _ := strconv.ParseFloat(m.Data["v"], 64)
+	switch {
+	case m.Class == "hbar":
+		return ": " + m.Data["v"]
+	case m.Class == "pmark":
+		return m.Data["p"] + " " + msLabel(v)
+	case chart == "latency":
+		return ": " + msLabel(v) + " in second"
+	case chart == "bytes":
+		return ": " + bytesLabel(v) + " in second"
+	}
+	return ": " + countLabel(v) + " in second"
+}
+
+func tileText(id, dataV string) string {
+	v, _ := strconv.ParseFloat(dataV, 64)
+	switch id {
+	case "latency-p50", "latency-p99", "handshake-p99":
+		return msLabel(v)
+	case "elapsed":
+		return fmt.Sprintf("%.1f s", v)
+	}
+	return countLabel(v)
+}
+
+func pctText(k, dataV string) string {
+	v, _ := strconv.ParseFloat(dataV, 64)
+	if k == "count" {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return msLabel(v)
 }

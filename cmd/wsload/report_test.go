@@ -205,6 +205,12 @@ func TestReportCheckFailsOnWrongValues(t *testing.T) {
 		"a percentile in the table": func(p string) string {
 			return replaceFirst(p, `(<tr id="pct-latency">.*?data-k="p90" data-v=")([^"]+)`, func(m []string) string { return m[1] + "0.5" })
 		},
+		"a tile's written value": func(p string) string {
+			return replaceFirst(p, `(id="tile-opened" data-v="\d+"><div class="k">[^<]*</div><div class="v">)(\d+)`, func(m []string) string { return m[1] + "1" + m[2] })
+		},
+		"a point's tooltip": func(p string) string {
+			return replaceFirst(p, `(data-series="open" [^>]*><title>open connections: )(\d+)`, func(m []string) string { return m[1] + "3" + m[2] })
+		},
 		"a second missing": func(p string) string {
 			return replaceFirst(p, `<circle class="pt" data-series="in"[^>]*><title>[^<]*</title></circle>`, func([]string) string { return "" })
 		},
