@@ -30,8 +30,14 @@ type Conn struct {
 // Loop returns the connection's loop.
 func (c *Conn) Loop() *Loop { return c.l }
 
-// Send writes one message (masked with a fresh key by the core, §5.3).
-func (c *Conn) Send(op frame.Opcode, payload []byte) { c.wc.Send(op, payload) }
+// Send writes one message (masked with a fresh key by the core, §5.3, and
+// compressed by it when permessage-deflate was agreed). On the
+// connection's loop only: its payload bytes are counted there.
+func (c *Conn) Send(op frame.Opcode, payload []byte) {
+	if c.wc.Send(op, payload) == nil {
+		c.l.PayloadOut += int64(len(payload))
+	}
+}
 
 // Buffered returns the bytes waiting to be written.
 func (c *Conn) Buffered() int { return c.wc.Buffered() }
@@ -71,6 +77,7 @@ func (c *Conn) OnOpen(wc *wsconn.Conn) {
 
 // OnMessage implements wsconn.Handler.
 func (c *Conn) OnMessage(_ *wsconn.Conn, op frame.Opcode, p []byte) {
+	c.l.PayloadIn += int64(len(p)) // inflated already, when it came compressed
 	if c.wc.IsOpen() {
 		c.e.sc.Message(c, op, p)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
+	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
 
@@ -64,6 +65,16 @@ type Config struct {
 	// Token, when set, gives connection i a signed token, sent as ?token=
 	// (servers that require one: wsd -jwt-secret-file).
 	Token func(i int) string
+	// Deflate offers permessage-deflate (RFC 7692): DeflateOn offers no
+	// context takeover either way, DeflateTakeover the browsers' offer
+	// (context takeover, the server picks the windows). The core
+	// compresses what is sent and inflates what arrives: scenarios see
+	// payloads only.
+	Deflate upgrade.DeflateMode
+	// DeflateOffer, when set, is the Sec-WebSocket-Extensions offer sent
+	// as is instead of Deflate's (the answer is checked against the
+	// permessage-deflate offers in it).
+	DeflateOffer string
 }
 
 // Engine owns the connections of one load process. They run on a
@@ -99,6 +110,10 @@ type Loop struct {
 	HandshakeHist Histogram // request sent → 101 checked
 	Hist          Histogram // scenario latency
 	Data          any       // scenario's per-loop state
+
+	// Payload bytes of the data messages sent and received (received
+	// ones after inflating), against which the bytes on the wire are set.
+	PayloadIn, PayloadOut int64
 }
 
 // New makes an engine with its loops running.
@@ -139,6 +154,8 @@ func New(cfg Config, sc Scenario) (*Engine, error) {
 		PingInterval:     -1, // the server pings; the client answers
 		TickInterval:     cfg.Tick,
 		OnTick:           e.tick,
+		Deflate:          upgrade.DeflatePolicy{Mode: cfg.Deflate},
+		DeflateOffer:     cfg.DeflateOffer,
 	})
 	if err != nil {
 		return nil, err
@@ -243,6 +260,37 @@ func (e *Engine) Bytes() (in, out int64) {
 	st := e.cl.Stats()
 	return st.BytesIn, st.BytesOut
 }
+
+// Wire is what crossed the sockets beside what the scenario sent and
+// received: frames (every byte after the handshakes' heads), the heads,
+// and the data messages' payloads.
+type Wire struct {
+	FramesIn, FramesOut   int64 // TCP payload less the heads: frames, as compressed
+	HeadsIn, HeadsOut     int64 // response heads read, request heads written
+	PayloadIn, PayloadOut int64 // data messages' payloads (received ones inflated)
+}
+
+// Wire returns the bytes so far. It runs on the loops: call it before
+// Close.
+func (e *Engine) Wire() Wire {
+	var w Wire
+	var mu sync.Mutex
+	e.OnLoops(func(l *Loop) {
+		mu.Lock()
+		w.PayloadIn += l.PayloadIn
+		w.PayloadOut += l.PayloadOut
+		mu.Unlock()
+	})
+	in, out := e.Bytes()
+	w.HeadsIn, w.HeadsOut = e.cl.HandshakeBytes()
+	w.FramesIn, w.FramesOut = in-w.HeadsIn, out-w.HeadsOut
+	return w
+}
+
+// Extensions returns how many connections opened with each
+// Sec-WebSocket-Extensions answer, by the server's text
+// (wsconn.NoExtension: none).
+func (e *Engine) Extensions() map[string]int64 { return e.cl.ExtensionAnswers() }
 
 // Segments sums TCP_INFO's segment counters over the open connections:
 // packets received and sent, as the kernel counts them.

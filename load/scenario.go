@@ -1,6 +1,8 @@
 package load
 
 import (
+	"bytes"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,14 +48,63 @@ type Echo struct {
 	Window  int64   // messages in flight per connection [1]
 	Rate    float64 // messages per second per connection; 0: closed loop
 	Binary  bool    // binary frames instead of text
+	// JSON sends JSON objects (the fields as hex strings, then orders and
+	// a note made from the sequence number: AppendJSONTail) instead of
+	// letters in a pattern, which compress far better than real messages.
+	JSON bool
 
 	sent, recv, bytes, bad, done atomic.Int64
 	stopped                      atomic.Bool
 	firstBad                     atomic.Pointer[string]
+
+	tailsOnce sync.Once
+	tails     [jsonTails][]byte // JSON: the bodies after the head, by sequence number mod jsonTails
 }
 
 // MinEchoSize is the smallest Echo message: timestamp, connection, sequence.
 const MinEchoSize = 32
+
+// MinJSONEchoSize is the smallest JSON Echo message.
+const MinJSONEchoSize = len(jsonEchoHead) + MinJSONTail
+
+// Where the fields are: letters put them first; JSON in string members of
+// jsonEchoHead, its other bytes fixed.
+type echoLayout struct{ ts, conn, seq, body int }
+
+const (
+	jsonEchoHead = `{"ts":"0000000000000000","conn":"00000000","seq":"00000000"`
+	jsonTails    = 16 // distinct JSON bodies, taken in turn
+)
+
+var (
+	lettersLayout = echoLayout{ts: 0, conn: 16, seq: 24, body: 32}
+	jsonLayout    = echoLayout{ts: 7, conn: 33, seq: 50, body: len(jsonEchoHead)}
+)
+
+func (s *Echo) layout() echoLayout {
+	if s.JSON {
+		return jsonLayout
+	}
+	return lettersLayout
+}
+
+// size is the message size, at least the layout's smallest.
+func (s *Echo) size() int {
+	if s.JSON {
+		return max(s.Size, MinJSONEchoSize)
+	}
+	return max(s.Size, MinEchoSize)
+}
+
+// jsonTail is the JSON body of message seq, made once per Echo.
+func (s *Echo) jsonTail(seq int64) []byte {
+	s.tailsOnce.Do(func() {
+		for k := range s.tails {
+			s.tails[k] = AppendJSONTail(nil, s.size()-len(jsonEchoHead), uint64(k))
+		}
+	})
+	return s.tails[seq%jsonTails]
+}
 
 // EchoStats are an Echo's counters.
 type EchoStats struct {
@@ -133,16 +184,22 @@ func getHex(b []byte) (uint64, bool) {
 func (s *Echo) send(c *Conn, due time.Duration) {
 	l := c.l
 	p, _ := l.Data.([]byte)
-	size := max(s.Size, MinEchoSize)
+	size := s.size()
 	if cap(p) < size {
 		p = make([]byte, size)
 		l.Data = p
 	}
 	p = p[:size]
-	putHex(p[0:16], uint64(due))
-	putHex(p[16:24], uint64(uint32(c.ID)))
-	putHex(p[24:32], uint64(c.Sent))
-	fillPattern(p[32:], c.Sent)
+	lay := s.layout()
+	if s.JSON {
+		copy(p, jsonEchoHead)
+		copy(p[lay.body:], s.jsonTail(c.Sent))
+	} else {
+		fillPattern(p[lay.body:], c.Sent)
+	}
+	putHex(p[lay.ts:lay.ts+16], uint64(due))
+	putHex(p[lay.conn:lay.conn+8], uint64(uint32(c.ID)))
+	putHex(p[lay.seq:lay.seq+8], uint64(c.Sent))
 	op := frame.OpText
 	if s.Binary {
 		op = frame.OpBinary
@@ -164,7 +221,7 @@ func (s *Echo) Message(c *Conn, op frame.Opcode, p []byte) {
 	if reason := s.check(c, op, p); reason != "" {
 		s.mismatch(reason)
 	} else {
-		ts, _ := getHex(p[0:16])
+		ts, _ := getHex(p[s.layout().ts:][:16])
 		c.l.Hist.Record(now - time.Duration(ts))
 	}
 	c.Recv++
@@ -193,20 +250,31 @@ func (s *Echo) check(c *Conn, op frame.Opcode, p []byte) string {
 	if s.Binary {
 		wantOp = frame.OpBinary
 	}
-	size := max(s.Size, MinEchoSize)
-	if op != wantOp || len(p) != size {
+	if op != wantOp || len(p) != s.size() {
 		return "opcode or length differs"
 	}
-	id, ok1 := getHex(p[16:24])
-	seq, ok2 := getHex(p[24:32])
-	if _, ok := getHex(p[0:16]); !ok || !ok1 || !ok2 || id != uint64(uint32(c.ID)) {
+	lay := s.layout()
+	id, ok1 := getHex(p[lay.conn : lay.conn+8])
+	seq, ok2 := getHex(p[lay.seq : lay.seq+8])
+	if _, ok := getHex(p[lay.ts : lay.ts+16]); !ok || !ok1 || !ok2 || id != uint64(uint32(c.ID)) {
 		return "header fields corrupted"
 	}
 	if int64(seq) != c.Recv {
 		return "out of order or missing"
 	}
+	if s.JSON {
+		for _, f := range [...][2]int{{0, lay.ts}, {lay.ts + 16, lay.conn}, {lay.conn + 8, lay.seq}, {lay.seq + 8, lay.body}} {
+			if string(p[f[0]:f[1]]) != jsonEchoHead[f[0]:f[1]] {
+				return "payload byte differs"
+			}
+		}
+		if !bytes.Equal(p[lay.body:], s.jsonTail(int64(seq))) {
+			return "payload byte differs"
+		}
+		return ""
+	}
 	x := byte(int64(seq) * 7)
-	for i, ch := range p[32:] {
+	for i, ch := range p[lay.body:] {
 		if ch != 'a'+(x+byte(i))%26 {
 			return "payload byte differs"
 		}

@@ -26,6 +26,7 @@ type Client struct {
 	secret [32]byte // keys the Sec-WebSocket-Keys (clientKey)
 	offer  string   // the Sec-WebSocket-Extensions offer, if any
 	offers []upgrade.DeflateOffer
+	tally  handshakeTally // answers and head bytes (deflate_info.go)
 }
 
 // DialHandler is a Handler that writes its own upgrade request and hears
@@ -181,7 +182,9 @@ func (c *Conn) connected(bits uint32) {
 		x.dial = nil
 		c.trimExtra()
 	}
-	c.writeHeadLocked(upgrade.AppendRequest(c.l.scratch[:0], req))
+	head := upgrade.AppendRequest(c.l.scratch[:0], req)
+	c.l.e.cl.tally.requestSent(len(head))
+	c.writeHeadLocked(head)
 	c.mu.Unlock()
 }
 
@@ -213,6 +216,7 @@ func (c *Conn) answer(data []byte) {
 	if err == nil && resp.Extension != nil {
 		err = c.agree(&resp)
 	}
+	c.l.e.cl.tally.answered(n, resp.Extension, err == nil)
 	if err != nil {
 		c.dialFailed(&DialError{Stage: "handshake", Err: err})
 		return

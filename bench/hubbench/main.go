@@ -40,7 +40,7 @@ import (
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers")
-	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
+	servers    = flag.String("servers", "wsd,gorilla,gobwas,gws,nbio", "servers to measure with -size byte messages and plain receivers (empty: none): binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1)")
 	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	ccFlag     = flag.String("cc", "", "TCP congestion control to set on every socket the server holds once the receivers are connected (setsockopt TCP_CONGESTION from outside, through pidfd_getfd; root): a comma list, e.g. reno,cubic,bbr, measures each server once per algorithm; empty: leave the system's default")
@@ -52,7 +52,11 @@ var (
 	pubRate    = flag.Float64("publish-rate", 100, "publishes per second")
 	size       = flag.Int("size", 64, "message size")
 	probes     = flag.Int("probes", 100, "of the receivers, users in a separate wsload process that publishes go to: a receiver the broadcast does not saturate, so that publish latency is the server's")
-	outDir     = flag.String("out", "results", "where hub.md and hub.json go")
+	outDir     = flag.String("out", "results", "where hub.md and hub.json go (and hub-deflate.md and .json)")
+
+	deflateServers = flag.String("deflate-servers", "wsd:-deflate=off,wsd:-deflate=on,wsd:-deflate=takeover:-deflate-window-bits=10,gws:-deflate,gorilla:-deflate",
+		"servers measured with receivers that offer permessage-deflate (wsload -deflate) and a JSON notification of -deflate-size bytes, written to hub-deflate.md (empty: none); wsd -deflate=off declines the offer: the plain row of the same run")
+	deflateSize = flag.Int("deflate-size", 1024, "deflate rows: size of the JSON notification broadcast")
 )
 
 // capConns is the most receivers a server can hold under this machine's
@@ -86,9 +90,16 @@ type result struct {
 	BusySent     int64   `json:"publish_during_broadcasts_sent"`
 	// Echo round trips of 20 other connections on /echo, quiet and while
 	// broadcasts go on: does a fan-out hold up the server's other traffic?
-	EchoQuietP99Ms float64  `json:"echo_quiet_p99_ms"`
-	EchoBusyP99Ms  float64  `json:"echo_during_broadcasts_p99_ms"`
-	Errors         []string `json:"errors,omitempty"`
+	EchoQuietP99Ms float64 `json:"echo_quiet_p99_ms"`
+	EchoBusyP99Ms  float64 `json:"echo_during_broadcasts_p99_ms"`
+	// Deflate rows: the receivers offered permessage-deflate; how many
+	// connections agreed what (the receivers' reports), and what a
+	// broadcast cost each of them on the wire (frames) against its payload.
+	Deflate             bool             `json:"deflate,omitempty"`
+	Negotiated          map[string]int64 `json:"negotiated,omitempty"`
+	WirePerRecipient    float64          `json:"wire_bytes_per_recipient_per_broadcast,omitempty"`
+	PayloadPerRecipient float64          `json:"payload_bytes_per_recipient_per_broadcast,omitempty"`
+	Errors              []string         `json:"errors,omitempty"`
 }
 
 func main() {
@@ -98,9 +109,19 @@ func main() {
 	if *ccFlag != "" {
 		ccs = strings.Split(*ccFlag, ",")
 	}
-	names := strings.Split(*servers, ",")
+	os.MkdirAll(*outDir, 0o755)
+	if *servers != "" {
+		rows(strings.Split(*servers, ","), ccs, false, "hub", 62201)
+	}
+	if *deflateServers != "" {
+		rows(strings.Split(*deflateServers, ","), ccs, true, "hub-deflate", 62251)
+	}
+}
+
+// rows measures a set of servers (-repeat times, alternating order) and
+// writes <file>.md and <file>.json.
+func rows(names, ccs []string, deflate bool, file string, port int) {
 	var rs []result
-	port := 62201
 	for rep := range max(*repeat, 1) {
 		order := slices.Clone(names)
 		if rep%2 == 1 {
@@ -108,14 +129,14 @@ func main() {
 		}
 		for _, name := range order {
 			for _, cc := range ccs {
-				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port))
+				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port), deflate)
 				port++
 				r.Run, r.Label = rep+1, proc.ParseServer(name).Label()
 				if cc != "" {
 					r.Label += " cc=" + cc
 				}
-				log.Printf("%s (run %d): %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v",
-					r.Label, r.Run, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Errors)
+				log.Printf("%s (run %d): %d receivers, fan-out median %.1f ms (max %.1f), p50 %.1f p99 %.1f ms, CPU %.1f ms/broadcast, %.2f s per million frames, publish p50 %.2f p99 %.2f ms %v %v",
+					r.Label, r.Run, r.Receivers, r.FanoutMedianMs, r.FanoutMaxMs, r.DeliveryP50Ms, r.DeliveryP99Ms, r.CPUPerBcastMs, r.CPUPerMillionS, r.PublishP50Ms, r.PublishP99Ms, r.Negotiated, r.Errors)
 				rs = append(rs, r)
 			}
 		}
@@ -132,18 +153,20 @@ func main() {
 		}
 	}
 	slices.SortStableFunc(rs, func(a, b result) int { return slices.Index(labels, a.Label) - slices.Index(labels, b.Label) })
-	os.MkdirAll(*outDir, 0o755)
 	b, _ := json.MarshalIndent(rs, "", "  ")
-	os.WriteFile(filepath.Join(*outDir, "hub.json"), b, 0o644)
+	os.WriteFile(filepath.Join(*outDir, file+".json"), b, 0o644)
 	md := table(rs, labels)
-	os.WriteFile(filepath.Join(*outDir, "hub.md"), []byte(md), 0o644)
+	if deflate {
+		md = deflateTable(rs, labels) + "\n" + md
+	}
+	os.WriteFile(filepath.Join(*outDir, file+".md"), []byte(md), 0o644)
 	fmt.Print(md)
 }
 
-func measure(spec, cc, addr string) (r result) {
+func measure(spec, cc, addr string, deflate bool) (r result) {
 	server := proc.ParseServer(spec)
 	name := server.Name
-	r.Name, r.CC = name, cc
+	r.Name, r.CC, r.Deflate = name, cc, deflate
 	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, server.Args(addr, *wsdFlags)...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
@@ -173,9 +196,12 @@ func measure(spec, cc, addr string) (r result) {
 		if p == *procs {
 			path, c, src = "/ws/q{i}", *probes, "127.0.39.1-127.0.39.2"
 		}
-		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute,
-			"-url", "ws://"+addr+path, "-scenario", "push", "-c", strconv.Itoa(c),
-			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s")
+		args := []string{"-url", "ws://" + addr + path, "-scenario", "push", "-c", strconv.Itoa(c),
+			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s"}
+		if deflate {
+			args = append(args, "-deflate")
+		}
+		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute, args...)
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			return
@@ -237,6 +263,14 @@ func measure(spec, cc, addr string) (r result) {
 		return nil
 	}
 	pad := func(b []byte) []byte { return append(b, bytes.Repeat([]byte("x"), max(*size-len(b), 0))...) }
+	bcastBody := pad
+	if deflate {
+		// A notification as a backend sends one: orders and a note in JSON,
+		// each broadcast its own (seeded by its stamp's length and time).
+		bcastBody = func(stamp []byte) []byte {
+			return load.JSONNotification(stamp, *deflateSize, uint64(time.Now().UnixNano()))
+		}
+	}
 
 	clients := func() (d time.Duration) {
 		for _, lp := range loads {
@@ -248,7 +282,7 @@ func measure(spec, cc, addr string) (r result) {
 	u0, k0, _ := proc.Times(pid)
 	c0 := clients()
 	for k := 1; k <= *broadcasts; k++ {
-		if err := post("/broadcast", pad(load.PushStamp("B", int64(k), time.Now()))); err != nil {
+		if err := post("/broadcast", bcastBody(load.PushStamp("B", int64(k), time.Now()))); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 		}
 		time.Sleep(*gap)
@@ -294,7 +328,7 @@ func measure(spec, cc, addr string) (r result) {
 		echoDone <- err
 	}()
 	for k := 1; k <= busyBroadcasts; k++ {
-		if err := post("/broadcast", pad(load.PushStamp("X", int64(k), time.Now()))); err != nil {
+		if err := post("/broadcast", bcastBody(load.PushStamp("X", int64(k), time.Now()))); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 		}
 		time.Sleep(*gap)
@@ -309,7 +343,8 @@ func measure(spec, cc, addr string) (r result) {
 	// Stop the receivers; each prints what it measured.
 	var bcast, pub, busy load.Histogram
 	last := map[int64]int64{}
-	for _, lp := range loads {
+	var framesIn, payloadIn int64
+	for i, lp := range loads {
 		lp.Cmd.Process.Signal(os.Interrupt)
 		var out strings.Builder
 		for lp.Out.Scan() {
@@ -319,11 +354,27 @@ func measure(spec, cc, addr string) (r result) {
 		}
 		lp.Cmd.Wait()
 		var res struct {
-			Push *load.PushResult `json:"push"`
+			Push       *load.PushResult `json:"push"`
+			Extensions map[string]int64 `json:"extensions"`
+			Wire       struct {
+				FramesIn  int64 `json:"wire_bytes_in"`
+				PayloadIn int64 `json:"payload_bytes_in"`
+			} `json:"wire"`
 		}
 		if err := json.Unmarshal([]byte(out.String()), &res); err != nil || res.Push == nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("wsload output: %v %.200q", err, out.String()))
 			continue
+		}
+		if deflate {
+			if r.Negotiated == nil {
+				r.Negotiated = map[string]int64{}
+			}
+			for k, v := range res.Extensions {
+				r.Negotiated[k] += v
+			}
+			if i < *procs { // the receivers; the probes also got the publishes
+				framesIn, payloadIn = framesIn+res.Wire.FramesIn, payloadIn+res.Wire.PayloadIn
+			}
 		}
 		if d, ok := res.Push.Kinds["B"]; ok {
 			bcast.Import(d)
@@ -360,6 +411,18 @@ func measure(spec, cc, addr string) (r result) {
 	r.ClientPerBcast = ms(c1-c0) / float64(*broadcasts)
 	if r.Delivered > 0 {
 		r.CPUPerMillionS = cpu.Seconds() / float64(r.Delivered) * 1e6
+	}
+	if deflate {
+		// Every broadcast (B and X) reached every receiver; their frames
+		// also hold the hello (wsd) and any ping: a few bytes per
+		// connection over the run, counted with the broadcasts.
+		if recv := r.Receivers - int64(*probes); recv > 0 {
+			per := float64(recv) * float64(*broadcasts+busyBroadcasts)
+			r.WirePerRecipient, r.PayloadPerRecipient = float64(framesIn)/per, float64(payloadIn)/per
+		}
+		if len(r.Negotiated) != 1 {
+			r.Errors = append(r.Errors, fmt.Sprintf("not one answer for every connection: %v", r.Negotiated))
+		}
 	}
 	if want := int64(*broadcasts) * r.Receivers; r.Delivered != want {
 		r.Errors = append(r.Errors, fmt.Sprintf("%d broadcast frames received, want %d", r.Delivered, want))

@@ -32,7 +32,7 @@ var (
 	binDir      = flag.String("bin", "bin", "directory with wsd")
 	clientsFlag = flag.String("clients", "1000,10000", "client counts")
 	ratesFlag   = flag.String("rates", "1,0.1", "notifications per client per second")
-	modesFlag   = flag.String("modes", "short-0.5s,short-1s,short-5s,long,ws", "modes")
+	modesFlag   = flag.String("modes", "short-0.5s,short-1s,short-5s,long,ws,ws+deflate,ws+deflate-takeover", "modes: short-<interval>, long, ws, ws+deflate (wsd -deflate on), ws+deflate-takeover (wsd -deflate takeover, windows of 2^10)")
 	window      = flag.Duration("window", 20*time.Second, "measurement window")
 	warmup      = flag.Duration("warmup", 3*time.Second, "time after the clients are connected before the window")
 	cookieBytes = flag.Int("cookie-bytes", 160, "size of the session cookie each poll carries")
@@ -78,6 +78,8 @@ type result struct {
 	MaxMs      float64 `json:"latency_max_ms"`
 	ServerCPU  float64 `json:"server_cpu_s"`
 	ServerRSS  int64   `json:"server_rss_bytes"`
+	// WebSocket modes: connections by the server's extension answer.
+	Negotiated map[string]int64 `json:"negotiated,omitempty"`
 }
 
 // Derived figures.
@@ -86,6 +88,14 @@ func (r result) wireBytesPerSec() float64 {
 	return float64(r.UpBytes+r.DownBytes+(r.PacketsUp+r.PacketsDn)*tcpIPHeader) / r.Window
 }
 func (r result) mbps(bytesPerSec float64) float64 { return bytesPerSec * 8 / 1e6 }
+
+// Bytes per notification published in the window (both directions).
+func (r result) appBytesPerNote() float64 {
+	return r.appBytesPerSec() * r.Window / float64(r.Published)
+}
+func (r result) wireBytesPerNote() float64 {
+	return r.wireBytesPerSec() * r.Window / float64(r.Published)
+}
 
 func main() {
 	flag.Parse()
@@ -163,7 +173,7 @@ func floats(s string) (out []float64) {
 // runOne measures one mode against a fresh wsd.
 func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result) {
 	r = result{Mode: mode, Clients: n, Rate: rate}
-	srv, err := proc.Start("wsd", filepath.Join(*binDir, "wsd"), io.Discard, "-addr", addr)
+	srv, err := proc.Start("wsd", filepath.Join(*binDir, "wsd"), io.Discard, append([]string{"-addr", addr}, serverFlags(mode)...)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -183,8 +193,8 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 	switch {
 	case procs > 1:
 		c, err = startWorkers(mode, addr, n, procs)
-	case mode == "ws":
-		c, err = startWS(ctx, addr, 0, n)
+	case isWS(mode):
+		c, err = startWS(ctx, mode, addr, 0, n)
 	default:
 		c, err = startPolling(ctx, mode, addr, 0, n, fix)
 	}
@@ -226,6 +236,15 @@ func runOne(mode string, n int, rate float64, fix []byte, addr string) (r result
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	r.P50ms, r.P99ms, r.MaxMs = ms(h.Percentile(50)), ms(h.Percentile(99)), ms(h.Max())
 	r.Connected, r.Failed, r.FailDetail = c.connected()
+	if isWS(mode) {
+		r.Negotiated = c.extensions()
+		want := mode != modeWS
+		for k, v := range r.Negotiated {
+			if (k == "none") == want {
+				r.FailDetail += fmt.Sprintf("; %d connections negotiated %q", v, k)
+			}
+		}
+	}
 	return r
 }
 
@@ -245,6 +264,7 @@ type clients interface {
 	measure(on bool)
 	latency() *load.Histogram
 	connected() (ok, failed int64, detail string)
+	extensions() map[string]int64 // WebSocket: connections by extension answer
 	stop()
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/load"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 // polling is the short- and long-polling client side.
@@ -35,7 +36,7 @@ func startPolling(ctx context.Context, mode, addr string, first, n int, fix []by
 	default:
 		d, err := time.ParseDuration(strings.TrimPrefix(mode, "short-"))
 		if err != nil || !strings.HasPrefix(mode, "short-") {
-			return nil, fmt.Errorf("mode %q: want short-<interval>, long or ws", mode)
+			return nil, fmt.Errorf("mode %q: want short-<interval>, long, ws, ws+deflate or ws+deflate-takeover", mode)
 		}
 		interval = d
 	}
@@ -159,14 +160,42 @@ type websockets struct {
 	push *load.Push
 }
 
-func startWS(ctx context.Context, addr string, first, n int) (*websockets, error) {
+// The WebSocket modes: plain, and with permessage-deflate (RFC 7692)
+// offered as browsers offer it, against wsd -deflate on (no context kept
+// between messages) and -deflate takeover with windows of 2^10.
+const (
+	modeWS                = "ws"
+	modeWSDeflate         = "ws+deflate"
+	modeWSDeflateTakeover = "ws+deflate-takeover"
+)
+
+func isWS(mode string) bool {
+	return mode == modeWS || mode == modeWSDeflate || mode == modeWSDeflateTakeover
+}
+
+// serverFlags are wsd's flags for a mode (besides -addr).
+func serverFlags(mode string) []string {
+	switch mode {
+	case modeWS:
+		return []string{"-deflate", "off"} // the client offers nothing anyway
+	case modeWSDeflateTakeover:
+		return []string{"-deflate", "takeover", "-deflate-window-bits", "10"}
+	}
+	return []string{"-deflate", "on"}
+}
+
+func startWS(ctx context.Context, mode, addr string, first, n int) (*websockets, error) {
 	target, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	srcs, _ := load.ParseSources(fmt.Sprintf("127.0.%d.1-127.0.%d.16", 150+first/15000%50, 150+first/15000%50))
 	push := &load.Push{}
-	e, err := load.New(load.Config{Target: target, Path: "/ws/u{i}?since=0", Sources: srcs, Loops: 2, ConnectTimeout: 10 * time.Second}, push)
+	cfg := load.Config{Target: target, Path: "/ws/u{i}?since=0", Sources: srcs, Loops: 2, ConnectTimeout: 10 * time.Second}
+	if mode != modeWS {
+		cfg.Deflate = upgrade.DeflateTakeover // the browsers' offer; the server picks the mode
+	}
+	e, err := load.New(cfg, push)
 	if err != nil {
 		return nil, err
 	}
@@ -203,3 +232,7 @@ func (w *websockets) connected() (ok, failed int64, detail string) {
 }
 
 func (w *websockets) stop() { w.e.Close(2 * time.Second) }
+
+func (w *websockets) extensions() map[string]int64 { return w.e.Extensions() }
+
+func (p *polling) extensions() map[string]int64 { return nil }

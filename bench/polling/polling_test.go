@@ -60,7 +60,7 @@ func TestByteCountsMatchTshark(t *testing.T) {
 	pc.reset(nil)
 
 	// WebSocket: one client, three notifications.
-	w, err := startWS(context.Background(), addr, 0, 1)
+	w, err := startWS(context.Background(), modeWS, addr, 0, 1)
 	require.NoError(t, err)
 	for i := range 3 {
 		h.Publish("u0", []byte("T="+strconv.FormatInt(time.Now().UnixNano(), 10)+";k=U;id="+strconv.Itoa(i)+";"), false)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -48,11 +49,23 @@ func report(rs []result) string {
 		}
 		b.WriteString("\n")
 		for _, r := range rs {
+			if r.Rate == rate && len(r.Negotiated) > 0 {
+				var neg []string
+				for k, v := range r.Negotiated {
+					neg = append(neg, fmt.Sprintf("`%s` (%d)", k, v))
+				}
+				sort.Strings(neg)
+				fmt.Fprintf(&b, "- %s, %d clients: negotiated %s\n", r.Mode, r.Clients, strings.Join(neg, ", "))
+			}
+		}
+		for _, r := range rs {
 			if r.Rate == rate && (r.Failed > 0 || r.FailDetail != "") {
 				fmt.Fprintf(&b, "- %s, %d clients: %d connected, %d never served: %s\n", r.Mode, r.Clients, r.Connected, r.Failed, r.FailDetail)
 			}
 		}
+		b.WriteString("\n")
 	}
+	b.WriteString(savings(rs, order))
 	b.WriteString("### Beside the classic table (one message per client per second)\n\n")
 	b.WriteString("| clients | classic polling (871 B/s each) | measured short poll 1 s (with TCP/IP) | classic WebSocket (2 B/s each) | measured WebSocket (with TCP/IP) |\n|---:|---:|---:|---:|---:|\n")
 	for _, n := range classicClients {
@@ -85,4 +98,41 @@ func msStr(ms float64) string {
 		return fmt.Sprintf("%.2f s", ms/1000)
 	}
 	return fmt.Sprintf("%.1f ms", ms)
+}
+
+// savings is, per rate and client count, how many times fewer bytes each
+// WebSocket mode puts on the wire per notification than short polling
+// every second and long polling: payload alone, and with TCP/IP headers.
+// Per notification published in the window, so that a publisher that fell
+// behind in one mode's window does not flatter that mode.
+func savings(rs []result, rates []float64) string {
+	var b strings.Builder
+	for _, rate := range rates {
+		var rows []string
+		for _, r := range rs {
+			if r.Rate != rate || !isWS(r.Mode) || r.Published == 0 {
+				continue
+			}
+			cell := func(mode string) string {
+				p := find(rs, mode, r.Clients, rate)
+				if p == nil || p.Published == 0 {
+					return "not run"
+				}
+				return fmt.Sprintf("%.1f× (%.1f×)", p.appBytesPerNote()/r.appBytesPerNote(), p.wireBytesPerNote()/r.wireBytesPerNote())
+			}
+			rows = append(rows, fmt.Sprintf("| %d | %s | %.0f B (%.0f) | %s | %s |\n", r.Clients, r.Mode,
+				r.appBytesPerNote(), r.wireBytesPerNote(), cell("short-1s"), cell("long")))
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "### Saving over polling, one notification per client every %g s\n\n", 1/rate)
+		b.WriteString("Bytes per notification published in the window (both directions, payload alone and with TCP/IP headers); short polling every 1 s and long polling ÷ each WebSocket mode:\n\n")
+		b.WriteString("| clients | mode | bytes per notification (with TCP/IP) | short-1s ÷ this | long ÷ this |\n|---:|---|---:|---:|---:|\n")
+		for _, row := range rows {
+			b.WriteString(row)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

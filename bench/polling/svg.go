@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
+var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"}
 
 // writeCharts draws bytes per second against clients (per mode, log-log)
 // and latency per mode, for each notification rate.

@@ -34,8 +34,8 @@ func runWorker(fix []byte) {
 	defer cancel()
 	var c clients
 	var err error
-	if *wMode == "ws" {
-		c, err = startWS(ctx, *wAddr, *wFirst, *wN)
+	if isWS(*wMode) {
+		c, err = startWS(ctx, *wMode, *wAddr, *wFirst, *wN)
 	} else {
 		c, err = startPolling(ctx, *wMode, *wAddr, *wFirst, *wN, fix)
 	}
@@ -62,6 +62,8 @@ func runWorker(fix []byte) {
 		case "conn":
 			ok, failed, detail := c.connected()
 			out.Encode(connInfo{ok, failed, detail})
+		case "ext":
+			out.Encode(c.extensions())
 		case "quit":
 			c.stop()
 			out.Encode(map[string]string{"ok": "1"})
@@ -192,6 +194,22 @@ func (w *workers) connected() (ok, failed int64, detail string) {
 		return err
 	})
 	return ok, failed, detail
+}
+
+func (w *workers) extensions() map[string]int64 {
+	all := map[string]int64{}
+	var mu sync.Mutex
+	w.ask("ext", func(_ int, d *json.Decoder) error {
+		var m map[string]int64
+		err := d.Decode(&m)
+		mu.Lock()
+		for k, v := range m {
+			all[k] += v
+		}
+		mu.Unlock()
+		return err
+	})
+	return all
 }
 
 func (w *workers) stop() {

@@ -66,7 +66,7 @@ type echoRun struct {
 
 var (
 	binDir     = flag.String("bin", "bin", "directory with wsd, wsload and the peer servers (and wsd-base, for -servers wsd,wsd-base,…)")
-	servers    = flag.String("servers", "wsd,wsd+auth,gorilla,gobwas,gws,nbio", "servers to measure: binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1); wsd+auth is wsd with signed tokens and every limit on (-auth-flags), its /ws/{user} clients sending tokens")
+	servers    = flag.String("servers", "wsd,wsd+auth,gorilla,gobwas,gws,nbio", "servers to measure without compression (empty: none): binaries in -bin; wsd-base is a second wsd build, run with wsd's flags; flags of one entry's own after colons (wsd:-loops=1); wsd+auth is wsd with signed tokens and every limit on (-auth-flags), its /ws/{user} clients sending tokens")
 	authFlags  = flag.String("auth-flags", "-client-msg-rate=1000000:-handshake-rate=1000000:-max-conns-per-user=10", "wsd+auth: the limits it runs with besides -jwt-secret-file (on, set high enough not to refuse the benchmark's own load)")
 	wsdFlags   = flag.String("wsd-flags", "", "extra flags for wsd and wsd-base (e.g. \"-loops 1\")")
 	stepsFlag  = flag.String("steps", "5000,10000,19000", "idle connection counts")
@@ -79,7 +79,7 @@ var (
 	runs       = flag.Int("runs", 3, "echo runs per server (the median is reported, with the range)")
 	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	bigMsgs    = flag.Int("big-msgs", 100, "large-message echo: 1 MiB messages on one connection")
-	outDir     = flag.String("out", "results", "where server.md and server.json go")
+	outDir     = flag.String("out", "results", "where server.md and server.json go (and server-deflate.md and .json)")
 )
 
 func main() {
@@ -93,12 +93,27 @@ func main() {
 		}
 		steps = append(steps, n)
 	}
-	names := strings.Split(*servers, ",")
+	var names []string
+	if *servers != "" {
+		names = strings.Split(*servers, ",")
+	}
 	for i, n := range names {
 		if n == "wsd+auth" {
 			names[i] = authSpec()
 		}
 	}
+	os.MkdirAll(*outDir, 0o755)
+	if len(names) > 0 {
+		plainRows(names, steps)
+	}
+	if *deflateServers != "" {
+		deflateRows(strings.Split(*deflateServers, ","), steps)
+	}
+}
+
+// plainRows measures the servers without compression and writes
+// server.md and server.json.
+func plainRows(names []string, steps []int) {
 	runsOf := map[string][]serverResult{}
 	port := 62101
 	for rep := range max(*repeat, 1) {
@@ -118,7 +133,6 @@ func main() {
 	for _, name := range names {
 		results = append(results, combine(runsOf[name]))
 	}
-	os.MkdirAll(*outDir, 0o755)
 	b, _ := json.MarshalIndent(results, "", "  ")
 	os.WriteFile(filepath.Join(*outDir, "server.json"), b, 0o644)
 	md := table(results, steps)
@@ -173,8 +187,9 @@ func start(spec, addr string) (*proc.Process, error) {
 // own wsload process on its own source addresses (127.0.<srcBase+i>.*),
 // and samples the server's RSS and fds after each. {i} in path runs over
 // all steps without repeating: each process starts at -first = the
-// connections already held.
-func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...string) (samples []step, held int, errs []string) {
+// connections already held. Each process's report (wsload -json, printed
+// when it is stopped) is returned.
+func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...string) (samples []step, held int, reports []wsloadResult, errs []string) {
 	sample := func(conns int) {
 		rss, _ := proc.RSS(pid)
 		fds, _ := proc.FDs(pid)
@@ -185,7 +200,7 @@ func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...stri
 	for i, target := range steps {
 		add := target - held
 		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", srcBase+i, srcBase+i)
-		args := append([]string{"-url", "ws://" + addr + path, "-scenario", "hold",
+		args := append([]string{"-url", "ws://" + addr + path, "-scenario", "hold", "-json",
 			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s"}, loadArgs...)
 		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, args...)
 		if err != nil {
@@ -204,13 +219,17 @@ func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...stri
 		}
 	}
 	for _, lp := range loads {
-		lp.Stop(20 * time.Second)
+		var rep wsloadResult
+		if err := lp.StopJSON(20*time.Second, &rep); err != nil {
+			errs = append(errs, err.Error())
+		}
+		reports = append(reports, rep)
 	}
 	// The clients are gone once the server has closed their sockets.
 	if _, err := proc.WaitFDs(pid, samples[0].FDs+2, 30*time.Second); err != nil {
 		log.Print(err)
 	}
-	return samples, held, errs
+	return samples, held, reports, errs
 }
 
 func perConn(samples []step) (bytes, fds float64) {
@@ -233,7 +252,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 
 	// Idle steps on /echo.
 	var errs []string
-	r.Steps, r.MaxHeld, errs = idle(pid, addr, "/echo", steps, 10)
+	r.Steps, r.MaxHeld, _, errs = idle(pid, addr, "/echo", steps, 10)
 	r.Errors = append(r.Errors, errs...)
 	r.BytesPerCon, r.FDsPerConn = perConn(r.Steps)
 
@@ -275,7 +294,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 		return r
 	}
 	defer usrv.Stop(5 * time.Second)
-	r.UserSteps, r.UserMaxHeld, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20, tokenArgs(spec)...)
+	r.UserSteps, r.UserMaxHeld, _, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20, tokenArgs(spec)...)
 	r.Errors = append(r.Errors, errs...)
 	r.UserBytesPerCon, r.UserFDsPerConn = perConn(r.UserSteps)
 	return r
@@ -329,6 +348,7 @@ func medianSteps(rs []serverResult, of func(serverResult) []step) []step {
 
 type wsloadResult struct {
 	Stats struct {
+		Opened   int64            `json:"opened"`
 		Failures map[string]int64 `json:"failures"`
 	} `json:"stats"`
 	Echo struct {
@@ -337,11 +357,21 @@ type wsloadResult struct {
 		MsgsPerSec float64 `json:"msgs_per_s"`
 		MBPerSec   float64 `json:"mb_per_s"`
 	} `json:"echo"`
+	Extensions map[string]int64 `json:"extensions"`
+	Wire       struct {
+		RatioOut float64 `json:"wire_to_payload_out"`
+		RatioIn  float64 `json:"wire_to_payload_in"`
+	} `json:"wire"`
 }
 
+// wsload runs a binary-frame echo against addr's /echo to its end.
 func wsload(addr string, args ...string) (wsloadResult, error) {
+	return wsloadRun(addr, append([]string{"-binary"}, args...)...)
+}
+
+func wsloadRun(addr string, args ...string) (wsloadResult, error) {
 	var res wsloadResult
-	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, append([]string{"-url", "ws://" + addr + "/echo", "-json", "-binary"}, args...)...)
+	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, append([]string{"-url", "ws://" + addr + "/echo", "-json"}, args...)...)
 	if err == nil && (len(res.Stats.Failures) > 0 || res.Echo.Mismatched > 0) {
 		err = fmt.Errorf("wsload: failures %v, %d mismatched", res.Stats.Failures, res.Echo.Mismatched)
 	}

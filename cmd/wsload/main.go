@@ -101,9 +101,15 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	}
 	connected := time.Since(start)
 	heldRSS, held := selfRSS(), e.Stats().Open
-	if o.ready {
-		st := e.Stats()
-		fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
+	ready := func() {
+		if o.ready {
+			st := e.Stats()
+			fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
+		}
+	}
+	holdAfterEcho := echo != nil && o.msgs > 0 && o.thenHold
+	if !holdAfterEcho {
+		ready()
 	}
 	scStart := time.Now()
 	var published publishStats
@@ -114,6 +120,10 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	case echo != nil && o.msgs > 0:
 		for ctx.Err() == nil && echo.Stats().ConnsDone < e.Stats().Opened {
 			time.Sleep(2 * time.Millisecond)
+		}
+		if holdAfterEcho {
+			ready() // every connection has had its echoes
+			<-ctx.Done()
 		}
 	case o.scenario == "churn" && o.conns > 0:
 		<-dialDone
@@ -134,9 +144,10 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	if push != nil {
 		pr = push.Collect(e) // before Close: it runs on the loops
 	}
+	wire, exts := e.Wire(), e.Extensions() // before Close: the closing handshakes are not the scenario's
 	e.Close(2 * time.Second)
 
-	res := result{Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
+	res := result{Extensions: exts, Wire: wireOf(wire), Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
 		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
 		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
 	res.Series = seriesOf(seconds)

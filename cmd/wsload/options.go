@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsd-dev/wsd/auth"
 	"github.com/wsd-dev/wsd/load"
+	"github.com/wsd-dev/wsd/upgrade"
 )
 
 type options struct {
@@ -26,6 +27,8 @@ type options struct {
 	msgs, window       int64
 	msgRate            float64
 	binary             bool
+	payload            string // echo: letters or json
+	thenHold           bool   // echo: keep the connections open after their -msgs
 	churnHold          time.Duration
 	publishURL         string
 	publishRate        float64
@@ -33,6 +36,8 @@ type options struct {
 	publishToken       string
 	jwtSecretFile      string // mint a token per connection with this HMAC secret (HS256)
 	jwtSub             string // its subject; {i} becomes the connection's index
+	deflate            bool   // offer permessage-deflate as browsers do
+	deflateOffer       string // a Sec-WebSocket-Extensions offer sent as is
 	maxP99             time.Duration
 	minSuccess         float64
 	jsonOut, ready     bool
@@ -70,6 +75,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.window, "window", 1, "echo: messages in flight per connection")
 	fs.Float64Var(&o.msgRate, "msg-rate", 0, "echo: messages per second per connection, latency from the schedule (0: closed loop)")
 	fs.BoolVar(&o.binary, "binary", false, "echo: binary frames")
+	fs.StringVar(&o.payload, "payload", "letters", "echo: letters (a pattern, which compresses to almost nothing) or json (orders and a note, as a backend sends; at least 81 bytes)")
+	fs.BoolVar(&o.thenHold, "then-hold", false, "echo with -msgs: once a connection's echoes are done keep it open and idle until -duration or a signal (-ready waits for the echoes)")
 	fs.DurationVar(&o.churnHold, "churn-hold", 100*time.Millisecond, "churn: how long each connection stays open")
 	fs.StringVar(&o.publishURL, "publish-url", "", "push: POST stamped messages here (http://h:p/broadcast or …/publish/u{i})")
 	fs.Float64Var(&o.publishRate, "publish-rate", 10, "push: messages published per second")
@@ -77,6 +84,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.publishToken, "publish-token", "", "push: Bearer token for the publish URL")
 	fs.StringVar(&o.jwtSecretFile, "jwt-secret-file", "", "send each connection a signed token (HS256, 1 hour) made with this secret, as ?token= (wsd -jwt-secret-file)")
 	fs.StringVar(&o.jwtSub, "jwt-sub", "u{i}", "with -jwt-secret-file: the tokens' subject; {i} becomes the connection's index")
+	fs.BoolVar(&o.deflate, "deflate", false, "offer permessage-deflate (RFC 7692) as browsers do (\"permessage-deflate; client_max_window_bits\": the server picks the mode and windows), compress what is sent and check the echoes after inflating them")
+	fs.StringVar(&o.deflateOffer, "deflate-offer", "", "send this Sec-WebSocket-Extensions offer as is (e.g. \"permessage-deflate; server_no_context_takeover\"); the answer is checked against it")
 	fs.DurationVar(&o.maxP99, "max-p99", 0, "fail (exit 3) when the p99 message latency is above this")
 	fs.Float64Var(&o.minSuccess, "min-success", 0, "fail (exit 3) when fewer than this fraction of connections open (0.99 …)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
@@ -145,6 +154,18 @@ func (o *options) validate() error {
 	if o.scenario == "echo" && o.size < load.MinEchoSize {
 		return fmt.Errorf("-size %d: echo messages carry a timestamp and sequence, at least %d bytes", o.size, load.MinEchoSize)
 	}
+	switch o.payload {
+	case "letters":
+	case "json":
+		if o.scenario == "echo" && o.size < load.MinJSONEchoSize {
+			return fmt.Errorf("-size %d with -payload json: at least %d bytes", o.size, load.MinJSONEchoSize)
+		}
+	default:
+		return fmt.Errorf("-payload %q: want letters or json", o.payload)
+	}
+	if o.deflate && o.deflateOffer != "" {
+		return fmt.Errorf("-deflate and -deflate-offer %q: give one (-deflate sends the browsers' offer)", o.deflateOffer)
+	}
 	if o.procs < 1 || o.loops < 1 || o.conns < 0 {
 		return fmt.Errorf("-procs, -loops at least 1; -c at least 0")
 	}
@@ -168,7 +189,7 @@ func (o *options) validate() error {
 func (o *options) scenarioFor() (load.Scenario, *load.Echo, *load.Push) {
 	switch o.scenario {
 	case "echo":
-		e := &load.Echo{Size: o.size, PerConn: o.msgs, Window: o.window, Rate: o.msgRate, Binary: o.binary}
+		e := &load.Echo{Size: o.size, PerConn: o.msgs, Window: o.window, Rate: o.msgRate, Binary: o.binary, JSON: o.payload == "json"}
 		return e, e, nil
 	case "push":
 		p := &load.Push{}
@@ -184,5 +205,10 @@ func (o *options) engineConfig() load.Config {
 	if o.msgRate > 0 || o.scenario == "churn" {
 		tick = time.Millisecond
 	}
-	return load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick, Token: o.token}
+	cfg := load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick, Token: o.token,
+		DeflateOffer: o.deflateOffer}
+	if o.deflate {
+		cfg.Deflate = upgrade.DeflateTakeover // the browsers' offer: context takeover, any window
+	}
+	return cfg
 }

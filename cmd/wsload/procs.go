@@ -142,7 +142,7 @@ func stripFlags(args []string, names ...string) []string {
 
 func isBoolFlag(name string) bool {
 	switch name {
-	case "json", "ready", "worker", "binary":
+	case "json", "ready", "worker", "binary", "deflate", "then-hold":
 		return true
 	}
 	return false

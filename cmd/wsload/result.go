@@ -13,27 +13,51 @@ import (
 // result is what a run measured. Histograms travel whole so that -procs
 // can merge workers exactly; the *Ms maps are their summaries.
 type result struct {
-	Scenario         string             `json:"scenario"`
-	Connections      int                `json:"connections"`
-	Procs            int                `json:"procs"`
-	ConnectPhase     float64            `json:"connect_phase_s"`
-	Elapsed          float64            `json:"elapsed_s"`
-	Stats            load.Stats         `json:"stats"`
-	ConnectHist      load.HistogramData `json:"connect_hist"`
-	HandshakeHist    load.HistogramData `json:"handshake_hist"`
-	ConnectMs        map[string]float64 `json:"connect_ms"`
-	HandshakeMs      map[string]float64 `json:"handshake_ms"`
-	RSSBase          int64              `json:"rss_base_bytes"`
-	RSSHeld          int64              `json:"rss_held_bytes"` // once the connections were open
-	HeldConns        int64              `json:"held_conns"`     // open at that moment
-	BytesPerConn     float64            `json:"rss_bytes_per_conn"`
-	Echo             *echoResult        `json:"echo,omitempty"`
-	Push             *pushResult        `json:"push,omitempty"`
-	ThresholdsFailed []string           `json:"thresholds_failed,omitempty"`
+	Scenario      string             `json:"scenario"`
+	Connections   int                `json:"connections"`
+	Procs         int                `json:"procs"`
+	ConnectPhase  float64            `json:"connect_phase_s"`
+	Elapsed       float64            `json:"elapsed_s"`
+	Stats         load.Stats         `json:"stats"`
+	ConnectHist   load.HistogramData `json:"connect_hist"`
+	HandshakeHist load.HistogramData `json:"handshake_hist"`
+	ConnectMs     map[string]float64 `json:"connect_ms"`
+	HandshakeMs   map[string]float64 `json:"handshake_ms"`
+	RSSBase       int64              `json:"rss_base_bytes"`
+	RSSHeld       int64              `json:"rss_held_bytes"` // once the connections were open
+	HeldConns     int64              `json:"held_conns"`     // open at that moment
+	BytesPerConn  float64            `json:"rss_bytes_per_conn"`
+	// Extensions counts the connections that opened by the server's
+	// Sec-WebSocket-Extensions answer ("none": answered without one).
+	Extensions       map[string]int64 `json:"extensions"`
+	Wire             wireResult       `json:"wire"`
+	Echo             *echoResult      `json:"echo,omitempty"`
+	Push             *pushResult      `json:"push,omitempty"`
+	ThresholdsFailed []string         `json:"thresholds_failed,omitempty"`
 	// Series is the run second by second (series.go); Server the
 	// handshake -report probed (report_probe.go).
 	Series []second      `json:"series"`
 	Server *serverAnswer `json:"server,omitempty"`
+}
+
+// wireResult is the bytes on the wire beside the payloads they carried,
+// each way: frames are every byte after the handshakes' heads (TCP
+// payload, as compressed), payloads those of the data messages (received
+// ones inflated). The ratio is frames ÷ payload.
+type wireResult struct {
+	FramesOut  int64   `json:"wire_bytes_out"`
+	PayloadOut int64   `json:"payload_bytes_out"`
+	RatioOut   float64 `json:"wire_to_payload_out"`
+	FramesIn   int64   `json:"wire_bytes_in"`
+	PayloadIn  int64   `json:"payload_bytes_in"`
+	RatioIn    float64 `json:"wire_to_payload_in"`
+	HeadsOut   int64   `json:"handshake_bytes_out"`
+	HeadsIn    int64   `json:"handshake_bytes_in"`
+}
+
+func wireOf(w load.Wire) wireResult {
+	return wireResult{FramesOut: w.FramesOut, PayloadOut: w.PayloadOut, FramesIn: w.FramesIn, PayloadIn: w.PayloadIn,
+		HeadsOut: w.HeadsOut, HeadsIn: w.HeadsIn}
 }
 
 type echoResult struct {
@@ -61,6 +85,13 @@ func (r *result) summarize() {
 	if r.HeldConns > 0 && r.RSSHeld > r.RSSBase {
 		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.HeldConns)
 	}
+	ratio := func(a, b int64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return float64(a) / float64(b)
+	}
+	r.Wire.RatioOut, r.Wire.RatioIn = ratio(r.Wire.FramesOut, r.Wire.PayloadOut), ratio(r.Wire.FramesIn, r.Wire.PayloadIn)
 	if e := r.Echo; e != nil && r.Elapsed > 0 {
 		e.MsgsPerSec = float64(e.Received) / r.Elapsed
 		e.MBPerSec = float64(e.Bytes) / r.Elapsed / 1e6
@@ -147,6 +178,18 @@ func (r *result) merge(w result) {
 	r.ConnectHist = mergeHist(r.ConnectHist, w.ConnectHist)
 	r.HandshakeHist = mergeHist(r.HandshakeHist, w.HandshakeHist)
 	r.Series = mergeSeries(r.Series, w.Series)
+	if r.Extensions == nil {
+		r.Extensions = map[string]int64{}
+	}
+	for k, v := range w.Extensions {
+		r.Extensions[k] += v
+	}
+	r.Wire.FramesOut += w.Wire.FramesOut
+	r.Wire.PayloadOut += w.Wire.PayloadOut
+	r.Wire.FramesIn += w.Wire.FramesIn
+	r.Wire.PayloadIn += w.Wire.PayloadIn
+	r.Wire.HeadsOut += w.Wire.HeadsOut
+	r.Wire.HeadsIn += w.Wire.HeadsIn
 	r.RSSBase += w.RSSBase
 	r.RSSHeld += w.RSSHeld
 	r.HeldConns += w.HeldConns
@@ -203,6 +246,21 @@ func (r result) print(w io.Writer) {
 	}
 	row("connect", r.ConnectMs)
 	row("handshake", r.HandshakeMs)
+	exts := make([]string, 0, len(r.Extensions))
+	for k := range r.Extensions {
+		exts = append(exts, k)
+	}
+	sort.Strings(exts)
+	for i, k := range exts {
+		label := ""
+		if i == 0 {
+			label = "extensions"
+		}
+		fmt.Fprintf(w, "%-12s %s: %d connection(s)\n", label, k, r.Extensions[k])
+	}
+	ww := r.Wire
+	fmt.Fprintf(w, "wire         out %d B of frames for %d B of payload (%.3f), in %d B for %d B (%.3f); handshakes %d B out, %d B in\n",
+		ww.FramesOut, ww.PayloadOut, ww.RatioOut, ww.FramesIn, ww.PayloadIn, ww.RatioIn, ww.HeadsOut, ww.HeadsIn)
 	if r.BytesPerConn > 0 {
 		fmt.Fprintf(w, "memory       %.1f MB RSS with the connections open: %.0f bytes per connection\n", float64(r.RSSHeld)/1e6, r.BytesPerConn)
 	}

@@ -76,6 +76,26 @@ func (p *Process) Stop(grace time.Duration) {
 	}
 }
 
+// StopJSON sends SIGTERM to a process that prints a JSON report when
+// signalled (wsload -json), reads the rest of its stdout (READY lines
+// left out) and decodes it into out; after grace the process is killed.
+func (p *Process) StopJSON(grace time.Duration, out any) error {
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	kill := time.AfterFunc(grace, func() { p.Cmd.Process.Kill() })
+	defer kill.Stop()
+	var b strings.Builder
+	for p.Out.Scan() {
+		if !strings.HasPrefix(p.Out.Text(), "READY") {
+			b.WriteString(p.Out.Text())
+		}
+	}
+	p.Cmd.Wait()
+	if err := json.Unmarshal([]byte(b.String()), out); err != nil {
+		return fmt.Errorf("%s printed %.300q: %w", p.Name, b.String(), err)
+	}
+	return nil
+}
+
 // RSS returns the resident set size in bytes.
 func RSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

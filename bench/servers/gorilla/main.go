@@ -1,7 +1,8 @@
 // Command gorilla is the common baseline: gorilla/websocket behind
 // net/http, one goroutine per connection. /echo echoes; /ws/{user}
 // registers for POST /broadcast and POST /publish/{user}, which write a
-// PreparedMessage (encoded once) to each connection in turn.
+// PreparedMessage (encoded once) to each connection in turn. -deflate
+// turns on permessage-deflate (a PreparedMessage is then compressed once).
 package main
 
 import (
@@ -21,8 +22,10 @@ type conn struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	deflate := flag.Bool("deflate", false, "permessage-deflate (EnableCompression: gorilla supports no context takeover only; writes compressed at level 1)")
 	flag.Parse()
-	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: func(*http.Request) bool { return true }}
+	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: func(*http.Request) bool { return true },
+		EnableCompression: *deflate}
 	hub := peerhub.New[*conn]()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {

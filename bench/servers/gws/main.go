@@ -1,7 +1,8 @@
 // Command gws is lxzan/gws behind net/http: a goroutine per connection
 // with pooled buffers. /echo echoes; /ws/{user} registers for POST
 // /broadcast and POST /publish/{user}, which use gws's Broadcaster (the
-// frame encoded once, written through each connection's queue).
+// frame encoded once, written through each connection's queue). -deflate
+// turns on permessage-deflate (the Broadcaster then compresses once).
 package main
 
 import (
@@ -33,8 +34,12 @@ func (h hubHandler) OnClose(c *gws.Conn, err error)        { h.hub.Remove(c) }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
+	deflate := flag.Bool("deflate", false, "permessage-deflate with context takeover both ways, as gws's README configures it (windows of 2^12, the default with takeover; level 1)")
 	flag.Parse()
 	opt := &gws.ServerOption{CheckUtf8Enabled: true, ReadMaxPayloadSize: 16 << 20}
+	if *deflate {
+		opt.PermessageDeflate = gws.PermessageDeflate{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}
+	}
 	echoUp := gws.NewUpgrader(echoHandler{}, opt)
 	hub := peerhub.New[*gws.Conn]()
 	hubUp := gws.NewUpgrader(hubHandler{hub: hub}, opt)
