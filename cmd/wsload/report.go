@@ -63,7 +63,7 @@ func reportHTML(o *options, r *result) ([]byte, error) {
 	fmt.Fprintf(&b, `<header><h1>wsload report</h1><span class="host">%s</span><span class="when">%s</span></header><main>`,
 		esc(cutTokens(o.url)), esc(runWhen(t0, t1, r)))
 	reportTiles(&b, r)
-	reportServer(&b, r.Server)
+	reportServer(&b, r.Server, r.Extensions)
 
 	b.WriteString(`<section class="charts">`)
 	for _, c := range timeCharts(r, t0, t1) {
@@ -143,7 +143,7 @@ func reportTiles(b *strings.Builder, r *result) {
 	b.WriteString(`</section>`)
 }
 
-func reportServer(b *strings.Builder, a *serverAnswer) {
+func reportServer(b *strings.Builder, a *serverAnswer, byAnswer map[string]int64) {
 	if a == nil {
 		return
 	}
@@ -164,6 +164,13 @@ func reportServer(b *strings.Builder, a *serverAnswer) {
 		if a.Protocol != "" {
 			row("protocol", "Subprotocol", a.Protocol)
 		}
+	}
+	if len(byAnswer) > 0 {
+		b.WriteString(`<dt>The run's connections, by extensions answered</dt><dd id="server-by-extensions">`)
+		for _, k := range slices.Sorted(maps.Keys(byAnswer)) {
+			fmt.Fprintf(b, `<span class="ext" data-ext="%s" data-v="%d">%s: %d</span>`, esc(k), byAnswer[k], esc(k), byAnswer[k])
+		}
+		b.WriteString(`</dd>`)
 	}
 	b.WriteString(`</dl><div class="heads">`)
 	fmt.Fprintf(b, `<div><h3>Request (one handshake of its own, %s)</h3><pre id="server-request">%s</pre></div>`, esc(a.At), esc(a.Request))
@@ -399,6 +406,7 @@ svg text.plabel { fill: #1f2933; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0; }
 dt { color: var(--muted); }
 dd { margin: 0; font-family: ui-monospace, monospace; }
+dd span.ext { display: block; }
 .heads { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 10px; }
 pre { background: #f3f4f6; border-radius: 6px; padding: 8px 10px; margin: 0; font-size: 12px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }

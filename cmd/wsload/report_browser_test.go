@@ -48,6 +48,7 @@ const readRendered = `(() => {
     const row = tr.id.replace('pct-', ''); out.pcts[row] = {}; out.pct_text[row] = {};
     for (const td of tr.querySelectorAll('td[data-k]')) { out.pcts[row][td.dataset.k] = td.dataset.v; out.pct_text[row][td.dataset.k] = td.textContent; }
   }
+  out.by_ext = {}; for (const e of document.querySelectorAll('span.ext')) out.by_ext[e.dataset.ext] = e.dataset.v;
   for (const tr of document.querySelectorAll('tr[data-flag]')) out.settings[tr.dataset.flag] = tr.dataset.value;
   for (const dd of document.querySelectorAll('dd[id^="server-"]')) out.server[dd.id.replace('server-', '')] = dd.textContent;
   return JSON.stringify(out);

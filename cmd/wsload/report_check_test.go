@@ -30,6 +30,7 @@ type shownReport struct {
 	PctText  map[string]map[string]string `json:"pct_text"`  // row → column → as written
 	Settings map[string]string            `json:"settings"`  // flag → value shown
 	Server   map[string]string            `json:"server"`    // field → text
+	ByExt    map[string]string            `json:"by_ext"`    // extensions answered → connections (data-v)
 	Result   string                       `json:"result"`    // the JSON inside the page
 }
 
@@ -56,7 +57,7 @@ func readReport(page []byte) (*shownReport, error) {
 	d := xml.NewDecoder(bytes.NewReader(page))
 	d.Strict = true
 	s := &shownReport{Charts: map[string]*shownChart{}, Tiles: map[string]string{}, TileText: map[string]string{},
-		Pcts: map[string]map[string]string{}, PctText: map[string]map[string]string{}, Settings: map[string]string{}, Server: map[string]string{}}
+		Pcts: map[string]map[string]string{}, PctText: map[string]map[string]string{}, Settings: map[string]string{}, Server: map[string]string{}, ByExt: map[string]string{}}
 	var chart *shownChart
 	var pctRow, pctKey, serverField, tileID string
 	var inResult, inTitle, inTileValue bool
@@ -106,6 +107,8 @@ func readReport(page []byte) (*shownReport, error) {
 				pctKey = data["k"]
 				s.Pcts[pctRow][pctKey] = data["v"]
 				text.Reset()
+			case t.Name.Local == "span" && a["class"] == "ext":
+				s.ByExt[data["ext"]] = data["v"]
 			case t.Name.Local == "tr" && data["flag"] != "":
 				s.Settings[data["flag"]] = data["value"]
 			case t.Name.Local == "dd" && strings.HasPrefix(a["id"], "server-"):
@@ -245,6 +248,14 @@ func reportProblems(s *shownReport, res *result, given map[string]string, tol fl
 	case res.Server != nil:
 		if want := fmt.Sprintf("%d, Sec-WebSocket-Accept right, %.2f ms", res.Server.Status, res.Server.Millis); s.Server["status"] != want {
 			bad("the server's answer shows %q, want %q", s.Server["status"], want)
+		}
+	}
+	if got, w := slices.Sorted(maps.Keys(s.ByExt)), slices.Sorted(maps.Keys(res.Extensions)); !slices.Equal(got, w) {
+		bad("connections by extensions answered for %v, the JSON has %v", got, w)
+	}
+	for k, v := range res.Extensions {
+		if got, ok := s.ByExt[k]; ok && !sameNumber(got, float64(v)) {
+			bad("%d connections answered %q shown as %s", v, k, got)
 		}
 	}
 	var inPage, fromRun any

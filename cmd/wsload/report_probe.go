@@ -42,8 +42,14 @@ func probeServer(o *options) *serverAnswer {
 		}
 		uri += sep + "token=" + o.token(o.first)
 	}
+	// The run's offer: -deflate-offer as given, or -deflate's (the
+	// browsers', as the engine's client makes it).
+	offer := o.deflateOffer
+	if offer == "" && o.deflate {
+		offer = string(upgrade.AppendDeflateOffer(nil, upgrade.DeflateOffer{ClientMaxWindowBits: upgrade.OfferNoValue}))
+	}
 	key := upgrade.NewKey()
-	req := upgrade.AppendRequest(nil, upgrade.ClientRequest{Host: o.target.String(), URI: uri, Key: key[:]})
+	req := upgrade.AppendRequest(nil, upgrade.ClientRequest{Host: o.target.String(), URI: uri, Key: key[:], Extensions: offer})
 	a.Request = cutTokens(strings.TrimRight(string(req), "\r\n"))
 
 	start := time.Now()

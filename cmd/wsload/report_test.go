@@ -15,7 +15,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"github.com/wsd-dev/wsd/load"
+	"github.com/wsd-dev/wsd/upgrade"
+	"github.com/wsd-dev/wsd/wsconn"
 )
 
 // xmlTol is how far a mark may be from where its value puts it when read
@@ -295,4 +298,23 @@ func TestReportCutsTokens(t *testing.T) {
 	assert.Equal(t, "GET /ws/u1?token=eyJhbGci… HTTP/1.1", cutTokens("GET /ws/u1?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.sig HTTP/1.1"))
 	assert.Equal(t, "ws://h:1/x?a=1&token=abcdefgh…&b=2", cutTokens("ws://h:1/x?a=1&token=abcdefghijklmnop&b=2"))
 	assert.False(t, strings.Contains(cutTokens("?token=abcdefghijklmnop"), "ijkl"))
+}
+
+// With -deflate the report shows the extensions the server agreed to: in
+// its answer to the probe (which offers what the run offered) and for
+// each of the run's connections.
+func TestReportShowsDeflate(t *testing.T) {
+	s, err := testserver.Start(func(o *wsconn.Options) { o.Deflate = upgrade.DeflatePolicy{Mode: upgrade.DeflateOn} })
+	require.NoError(t, err)
+	t.Cleanup(s.Stop)
+	code, res, page := runReport(t, "-url", "ws://"+s.Addr+"/echo", "-c", "20", "-msgs", "20", "-deflate", "-payload", "json", "-size", "200")
+	require.Equal(t, exitOK, code)
+	checkReport(t, page, res, map[string]string{"deflate": "true", "payload": "json"})
+	require.Len(t, res.Extensions, 1)
+	for answer, n := range res.Extensions {
+		assert.Contains(t, answer, "permessage-deflate")
+		assert.Equal(t, int64(20), n)
+	}
+	assert.Contains(t, res.Server.Request, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+	assert.Contains(t, res.Server.Extensions, "permessage-deflate")
 }
