@@ -91,7 +91,8 @@ bench-polling: bench-bin
 # headless Chromium: one PNG per shot (docs/screenshots lists them). Add a
 # shot there and its name here.
 DOCS_SHOTS ?= \
-	dashboard
+	dashboard \
+	wsload-report
 
 docs: build
 	$(GO) run ./docs/screenshots -bin $(BIN) -out docs $(DOCS_SHOTS)

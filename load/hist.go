@@ -15,6 +15,15 @@ type Histogram struct {
 	sum    float64
 	min    int64
 	max    int64
+	win    window // since the last takeWindow: per-second extremes (series.go)
+}
+
+// window is what a histogram recorded since the last takeWindow: its
+// extremes, which the per-second buckets (a difference of the counts)
+// cannot give exactly.
+type window struct {
+	n        uint64
+	min, max int64
 }
 
 const (
@@ -57,6 +66,21 @@ func (h *Histogram) Record(d time.Duration) {
 	h.n++
 	h.sum += float64(v)
 	h.max = max(h.max, v)
+	if h.win.n == 0 || v < h.win.min {
+		h.win.min = v
+	}
+	if h.win.n == 0 || v > h.win.max {
+		h.win.max = v
+	}
+	h.win.n++
+}
+
+// takeWindow returns the extremes recorded since the last call, and starts
+// a new window.
+func (h *Histogram) takeWindow() window {
+	w := h.win
+	h.win = window{}
+	return w
 }
 
 // Merge adds o's values to h.
@@ -141,4 +165,13 @@ func (h *Histogram) Import(d HistogramData) {
 	}
 	o.min, o.max, o.sum = d.Min, d.Max, d.Sum
 	h.Merge(&o)
+}
+
+// BucketBounds returns the lowest and the highest value bucket i holds
+// (the buckets of HistogramData), for drawing them.
+func BucketBounds(i int) (lo, hi int64) {
+	if i <= 0 {
+		return 0, 0
+	}
+	return bucketValue(i-1) + 1, bucketValue(i)
 }

@@ -42,3 +42,14 @@ func TestBucketRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketBoundsTileTheValues(t *testing.T) {
+	// Up to the last bucket an int64 reaches (2^63-1 is in bucket 3711).
+	for i := 1; i < subBuckets+(63-subBits)*subBuckets/2; i++ {
+		lo, hi := BucketBounds(i)
+		_, prevHi := BucketBounds(i - 1)
+		if prevHi+1 != lo || bucket(lo) != i || bucket(hi) != i {
+			t.Fatalf("bucket %d: [%d, %d] after %d; bucket(lo) %d, bucket(hi) %d", i, lo, hi, prevHi, bucket(lo), bucket(hi))
+		}
+	}
+}

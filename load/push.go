@@ -60,6 +60,7 @@ func (s *Push) Message(c *Conn, op frame.Opcode, p []byte) {
 	}
 	lat := time.Duration(now - t)
 	h.Record(lat)
+	l.Hist.Record(lat) // every kind: the engine's latency, which its series takes per second
 	if kind == "B" {
 		pl.maxBy[id] = max(pl.maxBy[id], lat)
 	}

@@ -219,9 +219,7 @@ func fillPattern(b []byte, seq int64) {
 func (s *Echo) Message(c *Conn, op frame.Opcode, p []byte) {
 	now := c.e.Now()
 	if reason := s.check(c, op, p); reason != "" {
-		if s.bad.Add(1) == 1 {
-			s.firstBad.Store(&reason)
-		}
+		s.mismatch(reason)
 	} else {
 		ts, _ := getHex(p[s.layout().ts:][:16])
 		c.l.Hist.Record(now - time.Duration(ts))
@@ -234,6 +232,15 @@ func (s *Echo) Message(c *Conn, op frame.Opcode, p []byte) {
 	}
 	if s.Rate <= 0 && s.more(c) {
 		s.send(c, now)
+	}
+}
+
+// mismatch counts a wrong echo and keeps the first reason: apart from
+// Message, whose every call moved its reason to the heap when it stored
+// the reason's address itself.
+func (s *Echo) mismatch(reason string) {
+	if s.bad.Add(1) == 1 {
+		s.firstBad.Store(&reason)
 	}
 }
 

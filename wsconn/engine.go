@@ -41,6 +41,7 @@ type loop struct {
 	pl            *poller.Loop
 	e             *engine
 	conns         chunked.List[Conn] // the loop's connections: what its sweep walks
+	allConns      iter.Seq[*Conn]    // conns.All, made once: a method value made per tick is an allocation per tick
 	cork          []byte             // gathers small writes to the connection being handled
 	req           upgrade.Request    // the request being handshaken
 	scratch       []byte             // responses and control frames are built here
@@ -76,6 +77,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	e.wins = chunked.NewTable[byte](maxFDs)
 	for i := range opt.Loops {
 		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
+		l.allConns = l.conns.All
 		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
 		if err != nil {
 			e.stopLoops()
@@ -227,7 +229,7 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 	}
 	l.sweep()
 	if fn := l.e.opt.OnTick; fn != nil {
-		fn(l.id, l.conns.All)
+		fn(l.id, l.allConns)
 	}
 }
 

@@ -50,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitFailures, err
 	}
 	res.checkThresholds(o)
+	if err := writeReport(o, &res); err != nil {
+		return exitFailures, err
+	}
 	if o.jsonOut {
 		res.writeJSON(stdout)
 	} else {
@@ -78,6 +81,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 		return result{}, err
 	}
 	e.Start()
+	rec := e.RecordSeries()
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, o.duration)
@@ -135,7 +139,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	if echo != nil {
 		echo.Stop()
 	}
-	connH, hsH, latH := e.Collect()
+	seconds, connH, hsH, latH := rec.Stop() // the last second; the histograms as it saw them
 	var pr load.PushResult
 	if push != nil {
 		pr = push.Collect(e) // before Close: it runs on the loops
@@ -146,6 +150,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	res := result{Extensions: exts, Wire: wireOf(wire), Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
 		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
 		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
+	res.Series = seriesOf(seconds)
 	if echo != nil {
 		st := echo.Stats()
 		res.Echo = &echoResult{Sent: st.Sent, Received: st.Received, Bytes: st.Bytes, Mismatched: st.Mismatched,

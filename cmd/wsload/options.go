@@ -43,6 +43,8 @@ type options struct {
 	jsonOut, ready     bool
 	progress           string
 	worker             bool
+	report             string        // -report: the HTML file (report.go)
+	flags              *flag.FlagSet // every flag, for the report's settings
 
 	target netip.AddrPort
 	path   string
@@ -90,6 +92,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.ready, "ready", false, "print READY <n> on stdout once every connection is open")
 	fs.StringVar(&o.progress, "progress", "auto", "a live line each second on stderr: auto (on a terminal), on, off")
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as one of -procs workers")
+	fs.StringVar(&o.report, "report", "", "write an HTML report of the run to this file: charts over time, latency histograms, the settings and the server's answer (self-contained, opens offline)")
+	o.flags = fs
 	config := fs.String("config", "", "JSON file of flag values ({\"url\":…,\"c\":19000}); flags on the command line win")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func runProcs(o *options, args []string, stdout, stderr io.Writer) (result, erro
 		if k < o.conns%o.procs {
 			share++
 		}
-		wargs := append(stripFlags(args, "procs", "json", "ready", "first", "c", "src", "progress", "config"),
+		wargs := append(stripFlags(args, "procs", "json", "ready", "first", "c", "src", "progress", "config", "report"),
 			"-worker", "-json", "-ready", "-progress", "off", "-first", strconv.Itoa(first), "-c", strconv.Itoa(share))
 		if s := srcs[k]; s != "" {
 			wargs = append(wargs, "-src", s)

@@ -34,6 +34,10 @@ type result struct {
 	Echo             *echoResult      `json:"echo,omitempty"`
 	Push             *pushResult      `json:"push,omitempty"`
 	ThresholdsFailed []string         `json:"thresholds_failed,omitempty"`
+	// Series is the run second by second (series.go); Server the
+	// handshake -report probed (report_probe.go).
+	Series []second      `json:"series"`
+	Server *serverAnswer `json:"server,omitempty"`
 }
 
 // wireResult is the bytes on the wire beside the payloads they carried,
@@ -77,6 +81,7 @@ type pushResult struct {
 // summarize fills the derived figures from the raw ones.
 func (r *result) summarize() {
 	r.ConnectMs, r.HandshakeMs = pcts(r.ConnectHist), pcts(r.HandshakeHist)
+	r.summarizeSeries()
 	if r.HeldConns > 0 && r.RSSHeld > r.RSSBase {
 		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.HeldConns)
 	}
@@ -172,6 +177,7 @@ func (r *result) merge(w result) {
 	}
 	r.ConnectHist = mergeHist(r.ConnectHist, w.ConnectHist)
 	r.HandshakeHist = mergeHist(r.HandshakeHist, w.HandshakeHist)
+	r.Series = mergeSeries(r.Series, w.Series)
 	if r.Extensions == nil {
 		r.Extensions = map[string]int64{}
 	}
