@@ -11,6 +11,7 @@ import (
 // Dump is one frame as it crossed the wire, for rendering to learners.
 type Dump struct {
 	Header   frame.Header
+	Head     []byte // the header as sent; nil: as Header encodes
 	Wire     []byte // payload bytes as sent: masked when Header.Masked
 	Text     bool   // the payload belongs to a text message (for continuations)
 	Fragment string // "" for a whole message or a control frame; "first", "middle", "last"
@@ -36,6 +37,14 @@ func (d *Dump) Payload() []byte {
 	return p
 }
 
+// head returns the header's bytes as sent, or as Header encodes them.
+func (d *Dump) head(buf *[frame.MaxHeaderSize]byte) []byte {
+	if len(d.Head) >= 2 {
+		return d.Head
+	}
+	return buf[:d.Header.Encode(buf[:])]
+}
+
 // lengthEncoding names the payload-length encoding the header used and says
 // why (§5.2).
 func lengthEncoding(h frame.Header) (name, why string) {
@@ -54,8 +63,9 @@ func lengthEncoding(h frame.Header) (name, why string) {
 // most maxShow payload bytes are shown (0: all).
 func (d *Dump) AppendText(dst []byte, maxShow int) []byte {
 	h := d.Header
-	var hb [frame.MaxHeaderSize]byte
-	n := h.Encode(hb[:])
+	var buf [frame.MaxHeaderSize]byte
+	hb := d.head(&buf)
+	n := len(hb)
 	b0, b1 := hb[0], hb[1]
 
 	dst = append(dst, "  byte 0  "...)
@@ -250,8 +260,8 @@ func (d *Dump) AppendJSON(dst []byte) []byte {
 // callers that add their own (direction, time, connection).
 func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	h := d.Header
-	var hb [frame.MaxHeaderSize]byte
-	h.Encode(hb[:])
+	var buf [frame.MaxHeaderSize]byte
+	hb := d.head(&buf)
 	dst = jsonKey(dst, "websocket.fin", true)
 	dst = strconv.AppendBool(dst, h.Fin)
 	dst = jsonKey(dst, "websocket.rsv", false)
@@ -361,6 +371,12 @@ func (d *Dump) AppendJSONFields(dst []byte) []byte {
 	if d.Inflation != nil {
 		dst = d.Inflation.appendJSON(dst)
 	}
+	// The header and the unmasked payload as bytes, for views that draw
+	// them (trace/web): the fields above name them, these are them.
+	dst = jsonKey(dst, "wsd.header", false)
+	dst = jsonHex(dst, hb)
+	dst = jsonKey(dst, "wsd.payload", false)
+	dst = jsonHex(dst, p)
 	enc, _ := lengthEncoding(h)
 	dst = jsonKey(dst, "wsd.opcode_name", false)
 	dst = jsonw.AppendString(dst, []byte(h.OpCode.String()))

@@ -60,18 +60,21 @@ func (c *Conn) ev(d Direction, kind string, hasDir bool) event {
 	return e
 }
 
-func (c *Conn) emitJSON(v any) {
+func (c *Conn) emitJSON(o outputs, v any) {
 	b, _ := json.Marshal(v)
-	c.t.write(append(b, '\n'))
+	c.t.emitLine(o, b)
 }
 
 func (c *Conn) emitOpen() {
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Client string `json:"client"`
 			Server string `json:"server"`
 		}{c.ev(0, "open", false), c.client, c.server})
+	}
+	if !o.text {
 		return
 	}
 	c.t.write([]byte(c.paint(bold, fmt.Sprintf("══ #%d %s connection from %s to %s", c.ID, c.t.now().Format("15:04:05.000000"), c.client, c.server)) + "\n"))
@@ -98,8 +101,9 @@ func (c *Conn) emitRequest(s *stream, r *upgrade.Request, notes []violation) {
 	var protocols, extensions []string
 	r.Protocols(func(p []byte) bool { protocols = append(protocols, string(p)); return true })
 	r.Extensions(func(e []byte) bool { extensions = append(extensions, string(e)); return true })
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Method     string      `json:"http.request.method"`
 			URI        string      `json:"http.request.uri"`
@@ -112,6 +116,8 @@ func (c *Conn) emitRequest(s *stream, r *upgrade.Request, notes []violation) {
 			Violations []violation `json:"violations,omitempty"`
 		}{c.ev(s.dir, "request", true), string(r.Method), string(r.URI), fmt.Sprintf("HTTP/%d.%d", r.ProtoMajor, r.ProtoMinor),
 			headerLines(r.Head), string(r.Key), protocols, extensions, c.offers, notes})
+	}
+	if !o.text {
 		return
 	}
 	var b strings.Builder
@@ -155,8 +161,9 @@ func (c *Conn) emitResponse(s *stream, r *upgrade.Response, extNotes []violation
 	if c.neg != nil {
 		neg = c.neg.json()
 	}
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Status     int              `json:"http.response.code"`
 			Line       string           `json:"http.response.line"`
@@ -173,6 +180,8 @@ func (c *Conn) emitResponse(s *stream, r *upgrade.Response, extNotes []violation
 			Violations []violation      `json:"violations,omitempty"`
 		}{c.ev(s.dir, "response", true), r.Status, firstLine(r.Head), headerLines(r.Head), keyGUID, hex.EncodeToString(sum[:]), want,
 			string(r.Accept), ok, string(r.Protocol), string(r.Extension), extensionValue(r.Head), neg, notes})
+	}
+	if !o.text {
 		return
 	}
 	var b strings.Builder
@@ -212,12 +221,15 @@ func (c *Conn) emitNotHTTP(s *stream, err error, seen []byte) {
 	if len(seen) > 64 {
 		seen = seen[:64]
 	}
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Reason string `json:"reason"`
 			Seen   string `json:"wsd.seen_hex"`
 		}{c.ev(s.dir, "not-http", true), err.Error(), hex.EncodeToString(seen)})
+	}
+	if !o.text {
 		return
 	}
 	var b strings.Builder
@@ -228,7 +240,8 @@ func (c *Conn) emitNotHTTP(s *stream, err error, seen []byte) {
 
 func (c *Conn) emitFrame(s *stream, d *Dump, notes []violation, truncated bool) {
 	h := d.Header
-	if c.t.opt.JSON {
+	o := c.t.outputs()
+	if o.renderJSON() {
 		var b []byte
 		ev := c.ev(s.dir, "frame", true)
 		b = append(b, fmt.Sprintf(`{"conn":%d,"dir":%q,"time":%q,"event":"frame","frame":%d,"offset":%d,`, ev.Conn, ev.Dir, ev.Time, s.frames, s.hStart)...)
@@ -241,7 +254,9 @@ func (c *Conn) emitFrame(s *stream, d *Dump, notes []violation, truncated bool) 
 			b = append(b, `,"violations":`...)
 			b = append(b, nb...)
 		}
-		c.t.write(append(b, '}', '\n'))
+		c.t.emitLine(o, append(b, '}'))
+	}
+	if !o.text {
 		return
 	}
 	flags := []string{h.OpCode.String()}
@@ -286,12 +301,15 @@ func (c *Conn) emitStop(s *stream, why string, err error) {
 	if err != nil {
 		notes = append(notes, fromError(err))
 	}
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Reason     string      `json:"reason"`
 			Violations []violation `json:"violations,omitempty"`
 		}{c.ev(s.dir, "stop", true), why, notes})
+	}
+	if !o.text {
 		return
 	}
 	var b strings.Builder
@@ -303,8 +321,9 @@ func (c *Conn) emitStop(s *stream, why string, err error) {
 
 func (c *Conn) emitEnd(reason string) {
 	cs, sc := c.dirs[ClientToServer].where(), c.dirs[ServerToClient].where()
-	if c.t.opt.JSON {
-		c.emitJSON(struct {
+	o := c.t.outputs()
+	if o.renderJSON() {
+		c.emitJSON(o, struct {
 			event
 			Reason   string `json:"reason"`
 			C2S      string `json:"c2s"`
@@ -312,6 +331,8 @@ func (c *Conn) emitEnd(reason string) {
 			C2SBytes int64  `json:"c2s_bytes"`
 			S2CBytes int64  `json:"s2c_bytes"`
 		}{c.ev(0, "end", false), reason, cs, sc, c.dirs[0].off, c.dirs[1].off})
+	}
+	if !o.text {
 		return
 	}
 	var b strings.Builder

@@ -25,6 +25,7 @@ type stream struct {
 	hlen    int
 	inFrame bool
 	h       frame.Header
+	hsize   int   // the header's size: hb[:hsize] is the header as sent
 	hStart  int64 // stream offset of the frame's first byte
 	hNotes  []violation
 	left    int64
@@ -216,7 +217,7 @@ func (s *stream) parseFrames(b []byte) {
 				return
 			}
 			b = b[used:]
-			s.h, s.hStart, s.hNotes, s.left, s.inFrame = h, start, notes, h.Length, true
+			s.h, s.hsize, s.hStart, s.hNotes, s.left, s.inFrame = h, size, start, notes, h.Length, true
 			s.wire = s.wire[:0]
 			s.beginFrame(h)
 		}
@@ -277,7 +278,7 @@ func (s *stream) finishFrame() {
 	} else if s.inf.on && h.Rsv&frame.Rsv1 != 0 && (h.OpCode.IsControl() || h.OpCode == frame.OpContinuation) {
 		notes = append(notes, fromError(frame.ErrCompressedNotFirst))
 	}
-	d := Dump{Header: h, Wire: s.wire, PMCE: s.inf.on}
+	d := Dump{Header: h, Head: s.hb[:s.hsize], Wire: s.wire, PMCE: s.inf.on}
 	truncated := int64(len(s.wire)) < h.Length
 	payload := d.Payload()
 	switch {

@@ -29,6 +29,9 @@ type Options struct {
 	// compressed payload is kept up to it for inflating, and inflating
 	// stops there (a bomb is reported, never inflated further) [16 MiB].
 	MaxMessage int64
+	// Tap, when set, gets every event as a JSON line while it is
+	// watching (trace/web's live page), beside what the writer gets.
+	Tap Tap
 }
 
 // DefaultMaxMessage is Options.MaxMessage by default: wsd's own limit.
@@ -46,7 +49,8 @@ type Tracer struct {
 	decomps decompressors
 }
 
-// New makes a tracer writing to w.
+// New makes a tracer writing to w; with w nil it writes nothing and
+// renders events only for its Options.Tap, while someone watches.
 func New(w io.Writer, opt Options) *Tracer {
 	if opt.MaxShow <= 0 {
 		opt.MaxShow = 256
