@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/trace"
+	"github.com/wsd-dev/wsd/trace/web"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -71,6 +73,7 @@ func run(args []string) error {
 	traceJSON := fs.Bool("trace-json", false, "with -trace: JSON lines with Wireshark's field names")
 	traceFile := fs.String("trace-file", "", "with -trace: write the dump here (default standard output)")
 	noColor := fs.Bool("no-color", false, "with -trace: no ANSI colours")
+	traceWeb := fs.String("trace-web", "", "serve a live page of the trace at http://HOST:PORT/: connections opened while it is open are traced for it (narrowed by -trace-path, -trace-user; with -trace the dump goes on as well); keep it on loopback, it shows all the traffic")
 	statePath := fs.String("state", "", "file the hub's users, sequence numbers and histories are saved to on shutdown and loaded from at start")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -106,7 +109,16 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Logger = log
 	ho.MaxMessage, ho.Logger = o.MaxMessage, log
-	if *traceOn || *tracePath != "" || *traceUser != "" {
+	// The dump: -trace, or -trace-path/-trace-user alone (with -trace-web
+	// they narrow the page's connections instead).
+	dump := *traceOn || ((*tracePath != "" || *traceUser != "") && *traceWeb == "")
+	var tracer *trace.Tracer // made once the page's server knows its address
+	if dump || *traceWeb != "" {
+		o.Observe = observer(&tracer, *tracePath, *traceUser)
+	}
+	var topt trace.Options
+	var tw io.Writer // nil: no dump, the page only
+	if dump {
 		w := os.Stdout
 		if *traceFile != "" {
 			f, err := os.Create(*traceFile)
@@ -116,14 +128,31 @@ func run(args []string) error {
 			defer f.Close()
 			w = f
 		}
-		color := !*noColor && !*traceJSON && isTerminal(w)
-		// The tracer inflates compressed messages under wsd's own limit.
-		o.Observe = observer(trace.New(w, trace.Options{JSON: *traceJSON, Color: color, MaxMessage: o.MaxMessage}), *tracePath, *traceUser)
+		tw = w
+		topt = trace.Options{JSON: *traceJSON, Color: !*noColor && !*traceJSON && isTerminal(w)}
 	}
+	topt.MaxMessage = o.MaxMessage // the tracer inflates compressed messages under wsd's own limit
 
 	srv, err := wsconn.New(o)
 	if err != nil {
 		return err
+	}
+	var pageURL string
+	if *traceWeb != "" {
+		page, err := web.Start(web.Options{Addr: *traceWeb, Source: "wsd " + srv.Addr().String(), Logger: log})
+		if err != nil {
+			return fmt.Errorf("-trace-web %s: %w", *traceWeb, err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			page.Shutdown(ctx)
+		}()
+		topt.Tap = page
+		pageURL = page.URL()
+	}
+	if o.Observe != nil {
+		tracer = trace.New(tw, topt) // before Start: no connection is observed earlier
 	}
 	if ac.Enabled() {
 		v, err := auth.New(ac)
@@ -150,6 +179,9 @@ func run(args []string) error {
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
 		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "deflate", deflateDesc(eff), "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
 
+	if pageURL != "" {
+		log.Info("trace page: connections opened while it is open are traced for it", "url", pageURL)
+	}
 	if v := ho.Auth; v != nil {
 		log.Info("client endpoints require signed tokens", "algorithms", v.Algorithms(), "issuer", ac.Issuer, "audience", ac.Audience, "leeway", ac.Leeway)
 	} else {
@@ -183,9 +215,15 @@ func spareP(loops int) {
 }
 
 // observer traces the connections -trace asks for: by path prefix, by
-// user (the /ws/{user} path or ?user=), or all.
-func observer(tr *trace.Tracer, prefix, user string) func(*upgrade.Request, netip.AddrPort, netip.AddrPort) wsconn.Observer {
+// user (the /ws/{user} path or ?user=), or all. With only the page to
+// show them to, a connection that opens while no page is open is not
+// traced at all: it costs nothing.
+func observer(tracer **trace.Tracer, prefix, user string) func(*upgrade.Request, netip.AddrPort, netip.AddrPort) wsconn.Observer {
 	return func(r *upgrade.Request, remote, local netip.AddrPort) wsconn.Observer {
+		tr := *tracer
+		if !tr.Traces() {
+			return nil
+		}
 		if prefix != "" && !strings.HasPrefix(string(r.Path), prefix) {
 			return nil
 		}

@@ -4,9 +4,12 @@
 // length encoding, masking, payload, fragment place and close code, and
 // every RFC 6455 violation with its section — without breaking the relay.
 // With permessage-deflate it shows the negotiated parameters and each
-// compressed message beside what it inflates to.
+// compressed message beside what it inflates to. With -web it also serves
+// a live page of the same trace: one lane per connection, each frame as a
+// bit diagram with its bytes (package trace/web).
 //
 //	wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080
+//	wsdump -listen 127.0.0.1:9000 -upstream 127.0.0.1:8080 -web 127.0.0.1:9001
 package main
 
 import (
@@ -23,10 +26,13 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/trace"
+	"github.com/wsd-dev/wsd/trace/web"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "wsdump:", err)
 		os.Exit(1)
 	}
@@ -36,6 +42,7 @@ func main() {
 type config struct {
 	listen, upstream string
 	out              string // the dump's file; "" for standard output
+	web              string // HOST:PORT of the live page; "" for none
 	noColor          bool
 	opt              trace.Options // Color is decided once the output is known
 }
@@ -50,11 +57,14 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.opt.MaxShow, "max-show", 256, "payload bytes shown per frame in the human format")
 	fs.Int64Var(&c.opt.MaxMessage, "max-message", trace.DefaultMaxMessage, "largest compressed message kept and inflated (permessage-deflate); a bomb stops there")
 	fs.StringVar(&c.out, "o", "", "write the dump to this file instead of standard output")
+	fs.StringVar(&c.web, "web", "", "also serve a live page of the trace at http://HOST:PORT/ (keep it on loopback: it shows all the traffic)")
 	err := fs.Parse(args)
 	return c, err
 }
 
-func run(args []string, stdout io.Writer) error {
+// run relays until ctx ends; the dump goes to stdout (or -o), what it
+// does to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseFlags(args)
 	if err != nil {
 		return err
@@ -69,14 +79,26 @@ func run(args []string, stdout io.Writer) error {
 		w = f
 	}
 	c.opt.Color = !c.noColor && !c.opt.JSON && isTerminal(w)
-	tr := trace.New(w, c.opt)
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	fmt.Fprintf(os.Stderr, "wsdump: relaying %s → %s\n", ln.Addr(), c.upstream)
+	if c.web != "" {
+		page, err := web.Start(web.Options{Addr: c.web, Source: "wsdump " + ln.Addr().String() + " → " + c.upstream})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-web %s: %w", c.web, err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			page.Shutdown(ctx)
+		}()
+		c.opt.Tap = page
+		fmt.Fprintf(stderr, "wsdump: live page on %s\n", page.URL())
+	}
+	tr := trace.New(w, c.opt)
+	fmt.Fprintf(stderr, "wsdump: relaying %s → %s\n", ln.Addr(), c.upstream)
 	return serve(ctx, ln, c.upstream, tr)
 }
 
