@@ -87,12 +87,13 @@ bench-wsload: bench-bin
 bench-polling: bench-bin
 	cd bench && ./bin/polling -bin bin -fixture polling/testdata/chromium-fetch.txt -out results $(POLLING_FLAGS)
 
-# The pictures in docs/, from real runs of bin/wsd and bin/wsload in
+# The pictures in docs/, from real runs of bin/wsd, bin/wsload and bin/wsdump in
 # headless Chromium: one PNG per shot (docs/screenshots lists them). Add a
 # shot there and its name here.
 DOCS_SHOTS ?= \
 	dashboard \
-	wsload-report
+	wsload-report \
+	wsdump-web
 
 docs: build
 	$(GO) run ./docs/screenshots -bin $(BIN) -out docs $(DOCS_SHOTS)
