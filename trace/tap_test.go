@@ -135,3 +135,37 @@ func TestJSONHeaderAndPayloadBytes(t *testing.T) {
 	assert.Equal(t, "8202", fs[1]["wsd.header"])
 	assert.Equal(t, "dead", fs[1]["wsd.payload"])
 }
+
+// BenchmarkFeedTap: one 64-byte masked text frame through a tracer with no
+// writer — no tap, an idle tap, a tap someone watches — and, for scale,
+// with wsdump -json's writer.
+func BenchmarkFeedTap(b *testing.B) {
+	frameBytes := wstest.Masked(true, frame.OpText, bytes.Repeat([]byte("x"), 64))
+	for _, bc := range []struct {
+		name string
+		w    io.Writer
+		tap  Tap
+	}{
+		{"no tap", nil, nil},
+		{"idle tap", nil, &recordingTap{}},
+		{"watched tap", nil, discardTap{}},
+		{"json writer", io.Discard, nil},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			tr := New(bc.w, Options{JSON: true, Tap: bc.tap})
+			c := tr.Conn("127.0.0.1:1", "127.0.0.1:2")
+			c.Feed(ClientToServer, []byte(request))
+			c.Feed(ServerToClient, response())
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Feed(ClientToServer, frameBytes)
+			}
+		})
+	}
+}
+
+// discardTap watches and keeps nothing.
+type discardTap struct{}
+
+func (discardTap) Watching() bool { return true }
+func (discardTap) Event([]byte)   {}

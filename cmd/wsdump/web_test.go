@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,9 @@ func TestWebFlagInChromium(t *testing.T) {
 	tab := browser.New(t)
 	require.NoError(t, browser.Navigate(tab, pageURL))
 	require.NoError(t, browser.WaitTrue(tab, `document.getElementById('status').textContent === 'live'`, `document.getElementById('status').textContent`, 10*time.Second))
-	source, err := browser.Eval[string](tab, `document.getElementById('source').textContent`)
-	require.NoError(t, err)
-	assert.Equal(t, "wsdump "+proxy+" → "+upstream, source)
+	// The page's title line: what the server's hello says it traces.
+	require.NoError(t, browser.WaitTrue(tab, `document.getElementById('source').textContent === `+strconv.Quote("wsdump "+proxy+" → "+upstream),
+		`document.getElementById('source').textContent`, 10*time.Second))
 
 	c, err := wstest.Dial(proxy, "/echo", "")
 	require.NoError(t, err)

@@ -63,3 +63,32 @@ func TestPauseDropsOldestAndSaysSoInChromium(t *testing.T) {
 	assert.Contains(t, late, "its start is not shown", "the lane of a connection whose first events were dropped")
 	require.NoError(t, browser.WaitTrue(tab, `!document.querySelector('#lane-1 footer').hidden`, `document.querySelector('#lane-1').textContent`, pageWait))
 }
+
+// Many connections: the page keeps its newest 100 lanes, dropping the
+// oldest ended ones, and says how many it removed.
+func TestLanesBoundedInChromium(t *testing.T) {
+	web := startWeb(t, Options{})
+	addr := tracedWSD(t, web, upgrade.DeflateOff)
+	tab := openPage(t, web)
+	const n = 103
+	for range n {
+		c, err := wstest.Dial(addr, "/echo", "")
+		require.NoError(t, err)
+		c.Write(wstest.CloseFrame(frame.CloseNormal, ""))
+		require.NoError(t, c.ExpectEOF(5*time.Second))
+		c.Close()
+	}
+	require.NoError(t, browser.WaitTrue(tab, fmt.Sprintf(`document.querySelector('#lane-%d footer') && !document.querySelector('#lane-%d footer').hidden`, n, n),
+		`document.getElementById('count').textContent`, pageWait))
+	lanes, err := browser.Eval[int](tab, `document.querySelectorAll('.lane').length`)
+	require.NoError(t, err)
+	assert.Equal(t, 100, lanes)
+	note, err := browser.Eval[string](tab, `document.getElementById('lanes-removed').textContent`)
+	require.NoError(t, err)
+	assert.Equal(t, "3 earlier connections removed", note)
+	for id, want := range map[int]bool{1: false, 3: false, 4: true, n: true} {
+		there, err := browser.Eval[bool](tab, fmt.Sprintf(`!!document.getElementById('lane-%d')`, id))
+		require.NoError(t, err)
+		assert.Equal(t, want, there, "lane %d", id)
+	}
+}
