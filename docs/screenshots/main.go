@@ -1,4 +1,4 @@
-// Command screenshots makes the pictures in docs/ from real runs: wsd and
+// Command screenshots makes the pictures in docs/ from real runs: wsd, wsdump and
 // wsload as make build leaves them in bin/, photographed with headless
 // Chromium (make docs). Each picture is a shot, by name, in shots; a new
 // one is a file here that adds itself to shots in an init function and a
@@ -45,7 +45,7 @@ type run struct {
 }
 
 func main() {
-	bin := flag.String("bin", "bin", "directory with wsd and wsload")
+	bin := flag.String("bin", "bin", "directory with wsd, wsload and wsdump")
 	out := flag.String("out", "docs", "directory the PNGs are written to")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: screenshots [-bin dir] [-out dir] shot...   shots:")
