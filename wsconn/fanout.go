@@ -78,7 +78,6 @@ func (f *fanout) end(seq uint64, e *engine) {
 		return
 	}
 	d := e.since() - time.Duration(start)
-	f.count.Add(1)
 	f.sum.Add(int64(d))
 	f.last.Store(int64(d))
 	i := 0
@@ -86,6 +85,9 @@ func (f *fanout) end(seq uint64, e *engine) {
 		i++
 	}
 	f.buckets[i].Add(1)
+	// The count last: a reader that sees it sees this send's time (Fanout
+	// read a count of 1 with Last still 0 under load before).
+	f.count.Add(1)
 }
 
 // Fanout returns the fan-out times of the group's sends so far.
