@@ -31,6 +31,7 @@ const (
 	fClient                            // the client role: frames we send are masked, frames we read must not be (§5.1)
 	fOpened                            // OnOpen was called: OnClose will be
 	fLocalClose                        // this side decided the close (Close, a violation, a timeout, the queue cap)
+	fTLS                               // TLS: the bytes on the wire go through extra.tls (tls.go)
 )
 
 // Conn is one WebSocket connection, in either role. Its methods are safe
@@ -70,6 +71,7 @@ type extra struct {
 	head []byte                 // a head split over reads
 	cls  closeInfo              // the close decided before the socket's (code 0: none)
 	dial *upgrade.ClientRequest // a client's request until it is written, when its handler is not a DialHandler
+	tls  *tlsConn               // a TLS connection's state, for its whole life
 }
 
 // closeInfo is what OnClose will report.
@@ -144,7 +146,7 @@ func (c *Conn) observer() Observer {
 // trimExtra drops c's extra once nothing in it is needed. Loop goroutine
 // only; the caller holds mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil && x.tls == nil {
 		c.x.Store(nil)
 	}
 }
@@ -205,7 +207,7 @@ func (c *Conn) clearFlag(f uint32) { c.flags.Store(c.flags.Load() &^ f) }
 func (c *Conn) shutdownWrite() {
 	c.mu.Lock()
 	if c.queued().empty() {
-		poller.ShutdownWrite(int(c.fd))
+		c.shutWriteLocked()
 	} else {
 		c.setFlag(fShutAfterFlush)
 	}
@@ -236,6 +238,9 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	}
 	if x != nil && x.obs != nil { // before the peer can see the socket close
 		x.obs.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
+	}
+	if x != nil && x.tls != nil {
+		c.tlsCloseLocked(x.tls)
 	}
 	c.setFlag(fClosed)
 	poller.Close(int(c.fd))

@@ -28,6 +28,7 @@ type engine struct {
 	groups groupRegistry
 	srv    *Server // nil in a client
 	cl     *Client // nil in a server
+	tls    *tlsEngine
 }
 
 // loop is one event loop with the engine's per-loop state. Everything but
@@ -42,6 +43,7 @@ type loop struct {
 	scratch []byte             // responses and control frames are built here
 	inbox   inbox
 	stats   stats
+	tls     loopTLS
 }
 
 // inbox hands new connections to a loop from other goroutines (the

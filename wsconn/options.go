@@ -1,12 +1,14 @@
 package wsconn
 
 import (
+	"crypto/tls"
 	"iter"
 	"log/slog"
 	"net/netip"
 	"runtime"
 	"time"
 
+	"github.com/wsd-dev/wsd/tlsrec"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -43,6 +45,15 @@ type Options struct {
 	PingInterval     time.Duration // idle time before a ping (up to 1.5× it, spread by fd); no traffic for 2 more intervals closes; < 0: never ping [30s]
 	CloseTimeout     time.Duration // wait for the peer's Close after ours [5s]
 	TickInterval     time.Duration // how often each loop sweeps its connections' timers [from the timeouts, 10ms-1s]
+
+	// TLS, when set, makes the server's listener speak TLS 1.2 and 1.3 on
+	// every connection (upgrades and the HTTP hand-off alike), or the
+	// client dial wss://. It needs a certificate (server) or ServerName or
+	// InsecureSkipVerify (client); the core turns session tickets off,
+	// offers ALPN http/1.1 and keeps TLS 1.2 as the least. A
+	// GetCertificate that reads an atomic pointer swaps certificates
+	// without touching open connections. See tls.go.
+	TLS *tls.Config
 
 	Origins   []string // (server) allowed Origin values; empty or "*" allows any (→ 403)
 	Protocols []string // (server) subprotocols the server speaks, in preference order
@@ -85,6 +96,9 @@ func (o *Options) setDefaults() {
 	def(&o.QueueCap, DefaultQueueCap)
 	def(&o.ReadBuffer, DefaultReadBuffer)
 	dur(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	if o.TLS != nil {
+		o.ReadBuffer = max(o.ReadBuffer, 4*tlsrec.MaxRecord) // a partial record, then a read
+	}
 	dur(&o.PingInterval, DefaultPingInterval)
 	dur(&o.CloseTimeout, DefaultCloseTimeout)
 	if o.TickInterval <= 0 {

@@ -9,7 +9,7 @@ type stats struct {
 	msgsIn, msgsOut, bytesIn, bytesOut           atomic.Int64
 	queueDrops, slowCloses, protocolErrors       atomic.Int64
 	handshakeErrors, handshakeTimeouts, httpReqs atomic.Int64
-	pingTimeouts                                 atomic.Int64
+	pingTimeouts, tlsHandshakes                  atomic.Int64
 	_                                            [64]byte
 }
 
@@ -31,6 +31,7 @@ type Stats struct {
 	HandshakeTimeouts int64 `json:"handshake_timeouts"`
 	PingTimeouts      int64 `json:"ping_timeouts"`
 	HTTPRequests      int64 `json:"http_connections"`
+	TLSHandshakes     int64 `json:"tls_handshakes"`
 	MessageMemory     int64 `json:"message_memory"`
 }
 
@@ -55,6 +56,7 @@ func (e *engine) Stats() Stats {
 		st.HandshakeTimeouts += x.handshakeTimeouts.Load()
 		st.PingTimeouts += x.pingTimeouts.Load()
 		st.HTTPRequests += x.httpReqs.Load()
+		st.TLSHandshakes += x.tlsHandshakes.Load()
 	}
 	return st
 }
