@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -703,4 +704,58 @@ func x509Pool(t *testing.T, pem []byte) *x509.CertPool {
 // TLS state lives behind extra: a connection stays 128 bytes.
 func TestConnStays128Bytes(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(Conn{}), uintptr(128))
+}
+
+// Bytes that arrive while crypto/tls is still busy with the handshake are
+// kept for it, up to tlsPauseAt: then the loop stops reading until the
+// handshake goroutine has taken them, and nothing is lost. The server's
+// handshake is held in a client-certificate check while the client,
+// already done, sends a request with a 2 MiB body.
+func TestTLSReadsPauseDuringHandshake(t *testing.T) {
+	release := make(chan struct{})
+	routes := echoRoutes(&closeRecorder{})
+	routes.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	})
+	s := startWith(t, func(o *Options) {
+		o.TLS = serverTLS()
+		o.TLS.ClientAuth = tls.RequireAnyClientCert
+		o.TLS.VerifyConnection = func(tls.ConnectionState) error { <-release; return nil }
+	}, routes)
+	nc, err := net.Dial("tcp", s.Addr().String())
+	require.NoError(t, err)
+	defer nc.Close()
+	cfg := clientTLS(0)
+	cfg.Certificates = []tls.Certificate{testPair().Cert}
+	tc := tls.Client(nc, cfg)
+	require.NoError(t, tc.Handshake()) // done on this side: the server still checks
+	body := randomBytes(2 << 20)
+	go func() {
+		fmt.Fprintf(tc, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(body))
+		tc.Write(body)
+	}()
+	paused := func() (p bool) {
+		var mu sync.Mutex
+		s.onLoops(func(l *loop) {
+			for c := range l.conns.All {
+				c.mu.Lock()
+				if t := c.tlsOf(); t != nil && t.raw != nil && t.raw.paused {
+					mu.Lock()
+					p = true
+					mu.Unlock()
+				}
+				c.mu.Unlock()
+			}
+		})
+		return p
+	}
+	eventually(t, 5*time.Second, paused, "reads never paused")
+	close(release)
+	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, fmt.Sprint(len(body)), string(b), "every byte of the body arrived")
+	assert.False(t, paused())
 }

@@ -18,8 +18,9 @@ import (
 const Path = "/usr/bin/chromium"
 
 // New starts a browser for the test and returns a context for its first
-// tab; the browser is stopped when the test ends.
-func New(t testing.TB) context.Context {
+// tab; the browser is stopped when the test ends. extra adds options (a
+// flag such as ignore-certificate-errors, for a test's own certificate).
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(Path); err != nil {
 		t.Fatalf("%s not found (make test installs it): %v", Path, err)
@@ -38,6 +39,7 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })
