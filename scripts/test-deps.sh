@@ -22,6 +22,7 @@ APT=(
   'curl                command -v curl'                             # bench/polling probes the capture
   'nodejs              command -v node'                             # wsconn TestNodeWS
   'npm                 command -v npm'                              # test/node
+  'openssl             command -v openssl'                          # wsconn TestTLSOpenSSLClient (s_client)
 )
 # Answers for packages that would otherwise ask.
 DEBCONF='wireshark-common wireshark-common/install-setuid boolean false'
