@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"iter"
 
 	"errors"
@@ -29,11 +30,12 @@ const (
 	CauseBadResponse              // a malformed or unexpected response
 	CauseProtocol                 // the server broke RFC 6455 after the handshake (masked frame, bad frame)
 	CauseClosed                   // the server closed or reset the connection before we were done
+	CauseTLS                      // the TLS handshake failed (wss://: a certificate not trusted, no common version or suite)
 	CauseOther                    // any other error (out of fds, ...)
 	numCauses
 )
 
-var causeNames = [numCauses]string{"refused", "timeout", "bad_status", "bad_accept", "bad_response", "protocol_error", "closed", "other"}
+var causeNames = [numCauses]string{"refused", "timeout", "bad_status", "bad_accept", "bad_response", "protocol_error", "closed", "tls", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -61,6 +63,7 @@ type Config struct {
 	MaxMessage     int64          // largest message accepted from the server [64 MiB]
 	Tick           time.Duration  // scenario tick [10ms]
 	MaxPending     int            // connects in flight at once [512]
+	TLS            *tls.Config    // wss://: TLS with this config (ServerName or InsecureSkipVerify set); nil: ws://
 }
 
 // Engine owns the connections of one load process. They run on a
@@ -93,6 +96,7 @@ type Loop struct {
 	conns iter.Seq[*wsconn.Conn] // during Tick: the loop's connections
 
 	ConnectHist   Histogram // TCP connect time
+	TLSHist       Histogram // TLS handshake time (wss://)
 	HandshakeHist Histogram // request sent → 101 checked
 	Hist          Histogram // scenario latency
 	Data          any       // scenario's per-loop state
@@ -136,6 +140,7 @@ func New(cfg Config, sc Scenario) (*Engine, error) {
 		PingInterval:     -1, // the server pings; the client answers
 		TickInterval:     cfg.Tick,
 		OnTick:           e.tick,
+		TLS:              cfg.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -314,6 +319,17 @@ func (e *Engine) Collect() (connect, handshake, latency Histogram) {
 		mu.Unlock()
 	})
 	return
+}
+
+// CollectTLS merges the loops' TLS handshake times (empty for ws://).
+func (e *Engine) CollectTLS() (h Histogram) {
+	var mu sync.Mutex
+	e.OnLoops(func(l *Loop) {
+		mu.Lock()
+		h.Merge(&l.TLSHist)
+		mu.Unlock()
+	})
+	return h
 }
 
 // Close sends a Close (1000) on every open connection, waits up to timeout

@@ -217,7 +217,8 @@ type rawConn struct {
 	in      []byte    // bytes for crypto/tls (under mu)
 	recLeft int       // bytes left of the record crypto/tls is reading
 	aborted bool      // the connection ended: Read returns EOF
-	paused  bool      // the loop stopped reading: in is full
+	eof     bool      // the peer closed: Read returns EOF once in is used up
+	paused  bool      // the loop stopped reading: in is full, or the peer closed
 	done    bool      // the handshake is over (TLS 1.2 on the loop)
 	secrets [2][]byte // the client's and the server's application traffic secrets
 	pend    []byte    // TLS 1.2: this read's bytes
@@ -256,6 +257,9 @@ func (r *rawConn) Read(p []byte) (int, error) {
 		if r.recLeft > 0 && len(r.in) > 0 {
 			break
 		}
+		if r.eof {
+			return 0, io.EOF
+		}
 		r.cond.Wait()
 	}
 	n := copy(p, r.in[:min(len(r.in), r.recLeft)])
@@ -264,7 +268,7 @@ func (r *rawConn) Read(p []byte) (int, error) {
 	if len(r.in) == 0 {
 		r.in = nil
 	}
-	if r.paused && len(r.in) < tlsPauseAt/2 {
+	if r.paused && !r.eof && len(r.in) < tlsPauseAt/2 {
 		r.paused = false
 		c.readOnLocked(true)
 	}
@@ -426,6 +430,16 @@ func (c *Conn) readableTLS() {
 		return
 	}
 	if n <= 0 {
+		if t.state == tsHandshake {
+			// crypto/tls reads what is left, then EOF, and says what went
+			// wrong (the peer's alert, say); reads resume when it is done.
+			c.mu.Lock()
+			t.raw.eof, t.raw.paused = true, true
+			t.raw.cond.Signal()
+			c.readOnLocked(false)
+			c.mu.Unlock()
+			return
+		}
 		c.dropped()
 		return
 	}

@@ -99,7 +99,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	heldRSS, held := selfRSS(), e.Stats().Open
 	if o.ready {
 		st := e.Stats()
-		fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
+		fmt.Fprintf(stdout, "READY %d failed=%d rss_base=%d rss=%d %v %v\n", st.Open, st.Failed(), baseRSS, heldRSS, st.Failures, st.Errors)
 	}
 	scStart := time.Now()
 	var published publishStats
@@ -126,6 +126,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 		echo.Stop()
 	}
 	connH, hsH, latH := e.Collect()
+	tlsH := e.CollectTLS()
 	var pr load.PushResult
 	if push != nil {
 		pr = push.Collect(e) // before Close: it runs on the loops
@@ -133,7 +134,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	e.Close(2 * time.Second)
 
 	res := result{Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
-		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
+		Stats: e.Stats(), ConnectHist: connH.Export(), TLSHist: tlsH.Export(), HandshakeHist: hsH.Export(),
 		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
 	if echo != nil {
 		st := echo.Stats()
