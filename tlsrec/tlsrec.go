@@ -287,6 +287,10 @@ func (c *Conn) Seqs() (read, write uint64) { return c.in.seq, c.out.seq }
 // numbers. Neither half may be in use.
 func (c *Conn) Drop() { c.in.aead, c.out.aead = nil, nil }
 
+// Holding reports whether c holds AEAD objects (made on the first record
+// after Init or Drop).
+func (c *Conn) Holding() bool { return c.in.aead != nil || c.out.aead != nil }
+
 // Result is what Open did with a buffer.
 type Result struct {
 	N    int // application data gathered at buf[:N]

@@ -214,6 +214,7 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 		s.resumeAccepts()
 	}
 	l.sweep()
+	l.tlsIdle()
 	if fn := l.e.opt.OnTick; fn != nil {
 		fn(l.id, l.conns.All)
 	}

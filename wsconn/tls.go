@@ -89,6 +89,8 @@ type tlsConn struct {
 	state      uint8
 	queued     bool // in its loop's list of connections waiting for a handshake slot
 	sealedHead bool // the queue's first segment is sealed bytes (under mu)
+	readUsed   bool // records were opened since the last idle pass (loop only)
+	writeUsed  bool // records were sealed since the last idle pass (under mu)
 }
 
 // tlsEngine is an engine's TLS configuration.
@@ -102,7 +104,15 @@ type loopTLS struct {
 	inflight int     // handshake goroutines running
 	waiting  []*Conn // connections waiting for a slot
 	plain    []byte  // TLS 1.2: what crypto/tls decrypts, before it is parsed
+	lastIdle uint32  // when tlsIdle last passed (engine clock)
 }
+
+// tlsIdleEvery is how often a loop looks for TLS 1.3 connections that
+// neither read nor wrote a record since its last look: they let their
+// AEAD objects go (rebuilt on the next record). An AES-GCM object is
+// ~900 bytes, two per connection — most of what an idle TLS connection
+// would hold — while a busy connection keeps its own.
+const tlsIdleEvery = 2000 // ms
 
 // newTLSEngine prepares the configuration for a role. The caller's
 // config is not changed.
@@ -471,8 +481,35 @@ func (c *Conn) tlsInput(t *tlsConn, data []byte) {
 	}
 }
 
+// tlsIdle drops the ciphers of the loop's TLS 1.3 connections that were
+// idle since the last pass. Loop goroutine only.
+func (l *loop) tlsIdle() {
+	if l.e.tls == nil {
+		return
+	}
+	now := l.e.clock()
+	if now-l.tls.lastIdle < tlsIdleEvery {
+		return
+	}
+	l.tls.lastIdle = now
+	for c := range l.conns.All {
+		if c.flags.Load()&fClosed != 0 {
+			continue
+		}
+		c.mu.Lock()
+		if t := c.tlsOf(); t != nil && t.state == ts13 {
+			if !t.readUsed && !t.writeUsed && t.stash == nil && c.queued().empty() {
+				t.rec.Drop()
+			}
+			t.readUsed, t.writeUsed = false, false
+		}
+		c.mu.Unlock()
+	}
+}
+
 // tls13Input opens the records of data in place and parses their data.
 func (c *Conn) tls13Input(t *tlsConn, data []byte) {
+	t.readUsed = true
 	r, err := t.rec.Open(data)
 	if err == nil && !r.CloseNotify && r.Used < len(data) {
 		t.stash = stashBufs.Get().(*[tlsrec.MaxRecord]byte)
@@ -486,7 +523,15 @@ func (c *Conn) tls13Input(t *tlsConn, data []byte) {
 		c.mu.Unlock()
 	}
 	if r.N > 0 {
+		opening := c.state == stHandshake
 		c.dispatch(data[:r.N])
+		if opening && c.state == stOpen {
+			c.mu.Lock()
+			if t.stash == nil && c.queued().empty() {
+				t.rec.Drop() // most connections are idle once open: rebuilt when one is not
+			}
+			c.mu.Unlock()
+		}
 	}
 	if c.flags.Load()&fClosed != 0 {
 		return
@@ -790,6 +835,7 @@ func (c *Conn) sendTLSSharedLocked(b []byte) {
 func (c *Conn) sealLocked(t *tlsConn, a, b, d []byte) (ra, rb, rd []byte) {
 	buf := sealBufs.Get().(*[]byte)
 	defer sealBufs.Put(buf)
+	t.writeUsed = true
 	total := len(a) + len(b) + len(d)
 	for first := true; first || total > 0; first = false {
 		// Take up to sealChunk bytes of a, b, d.
@@ -901,6 +947,7 @@ func (c *Conn) flushTLS() {
 			k = 0
 		}
 		buf := sealBufs.Get().(*[]byte)
+		t.writeUsed = true
 		var out []byte
 		if part != nil {
 			out = t.seal((*buf)[:0], part, nil, nil)

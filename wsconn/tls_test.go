@@ -759,3 +759,36 @@ func TestTLSReadsPauseDuringHandshake(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(len(body)), string(b), "every byte of the body arrived")
 	assert.False(t, paused())
 }
+
+// An idle TLS 1.3 connection holds no AEAD objects: they go once the
+// connection is open, come back with the next record, and go again after
+// a whole idle pass without records.
+func TestTLSIdleDropsCiphers(t *testing.T) {
+	s, h := startTLSEcho(t, func(o *Options) { o.Loops = 1 })
+	c := dialRec(t, s.Addr(), "/echo")
+	<-h.opened
+	conn := serverConn(t, s)
+	holding := func() bool {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		return conn.tlsOf().rec.Holding()
+	}
+	pass := func() {
+		s.onLoops(func(l *loop) {
+			l.tls.lastIdle = l.e.clock() - tlsIdleEvery
+			l.tlsIdle()
+		})
+	}
+	eventually(t, 2*time.Second, func() bool { return !holding() }, "not dropped once open")
+	c.write(wstest.Masked(true, frame.OpText, []byte("wake up")))
+	_, p := c.message()
+	assert.Equal(t, "wake up", string(p))
+	assert.True(t, holding(), "rebuilt for the record")
+	pass()
+	assert.True(t, holding(), "used since the last pass: kept")
+	pass()
+	assert.False(t, holding(), "a whole pass idle: dropped")
+	c.write(wstest.Masked(true, frame.OpText, []byte("again")))
+	_, p = c.message()
+	assert.Equal(t, "again", string(p), "records after a drop open and seal")
+}
