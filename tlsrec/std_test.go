@@ -179,8 +179,10 @@ func exchange(t *testing.T, p *stdPeer) {
 		msg := make([]byte, n)
 		rand.Read(msg)
 		// crypto/tls → ours
-		go p.std.Write(msg)
+		wrote := make(chan error, 1)
+		go func() { _, err := p.std.Write(msg); wrote <- err }()
 		assert.True(t, bytes.Equal(msg, rd.readN(t, n)), "%d bytes from crypto/tls", n)
+		require.NoError(t, <-wrote)
 		// ours → crypto/tls
 		go p.raw.Write(p.ours.Seal(nil, msg))
 		got := make([]byte, n)
@@ -201,8 +203,10 @@ func exchange(t *testing.T, p *stdPeer) {
 	}
 	require.NoError(t, <-readDone)
 	assert.Equal(t, "after our update", string(got))
-	go p.std.Write([]byte("after its update"))
+	wrote := make(chan error, 1)
+	go func() { _, err := p.std.Write([]byte("after its update")); wrote <- err }()
 	assert.Equal(t, "after its update", string(rd.readN(t, len("after its update"))))
+	require.NoError(t, <-wrote) // done: a Close during a Write sends no close_notify
 	rseq, wseq := p.ours.Seqs()
 	assert.Equal(t, uint64(1), rseq, "our read key was updated by crypto/tls's KeyUpdate")
 	assert.Equal(t, uint64(1), wseq, "our write key was updated")
