@@ -768,10 +768,13 @@ func TestTLSIdleDropsCiphers(t *testing.T) {
 	c := dialRec(t, s.Addr(), "/echo")
 	<-h.opened
 	conn := serverConn(t, s)
-	holding := func() bool {
-		conn.mu.Lock()
-		defer conn.mu.Unlock()
-		return conn.tlsOf().rec.Holding()
+	holding := func() (h bool) { // on the loop, which owns the read half
+		s.onLoops(func(*loop) {
+			conn.mu.Lock()
+			h = conn.tlsOf().rec.Holding()
+			conn.mu.Unlock()
+		})
+		return h
 	}
 	pass := func() {
 		s.onLoops(func(l *loop) {
