@@ -9,6 +9,14 @@
 // A second build of wsd measures beside the first as "wsd-base" (the
 // binary bin/wsd-base, the same flags); -repeat runs every server several
 // times, alternating the order, and the tables show the range over runs.
+//
+// With -tls the servers that serve TLS (-tls-servers) are measured again
+// over wss:// with one self-signed ECDSA P-256 certificate made for the
+// run (the load client accepts it with -insecure): idle steps, echo and
+// the large messages, TLS 1.3 as each negotiates it, and wsd once more
+// with clients that stop at TLS 1.2 (-tls12). Beside every idle figure the
+// load client's own RSS per connection (wsload, from its READY line) is
+// shown, over ws:// and over wss://.
 package main
 
 import (
@@ -26,11 +34,14 @@ import (
 
 	"github.com/wsd-dev/wsd/bench/internal/proc"
 	"github.com/wsd-dev/wsd/bench/internal/spread"
+	"github.com/wsd-dev/wsd/internal/testcert"
 )
 
 type serverResult struct {
 	Name        string  `json:"name"`
-	Steps       []step  `json:"idle_steps"` // on /echo
+	TLS         string  `json:"tls,omitempty"`             // "1.3" (as negotiated) or "1.2" (clients stop there); "" for ws://
+	Steps       []step  `json:"idle_steps"`                // on /echo
+	ClientBPC   float64 `json:"client_rss_bytes_per_conn"` // the wsload processes holding the /echo steps
 	BytesPerCon float64 `json:"rss_bytes_per_conn"`
 	FDsPerConn  float64 `json:"fds_per_conn"`
 	MaxHeld     int     `json:"max_conns_held"`
@@ -76,6 +87,9 @@ var (
 	runs       = flag.Int("runs", 3, "echo runs per server (the median is reported, with the range)")
 	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	bigMsgs    = flag.Int("big-msgs", 100, "large-message echo: 1 MiB messages on one connection")
+	tlsOn      = flag.Bool("tls", true, "measure the -tls-servers again over wss://")
+	tlsServers = flag.String("tls-servers", "wsd,gorilla,gws,nbio", "servers measured over TLS (they take -tls-cert and -tls-key)")
+	tls12      = flag.Bool("tls12", true, "with -tls: measure wsd once more with clients that stop at TLS 1.2")
 	outDir     = flag.String("out", "results", "where server.md and server.json go")
 )
 
@@ -91,10 +105,35 @@ func main() {
 		steps = append(steps, n)
 	}
 	names := strings.Split(*servers, ",")
+	// The TLS rows: each TLS server's name with its version, "wsd@1.2"
+	// for clients that stop at TLS 1.2.
+	var tlsNames []string
+	if *tlsOn {
+		certDir, err := os.MkdirTemp("", "serverbench-tls")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(certDir)
+		pair, err := testcert.New("serverbench")
+		if err != nil {
+			log.Fatal(err)
+		}
+		if certFile, keyFile, err = pair.Write(certDir); err != nil {
+			log.Fatal(err)
+		}
+		for _, n := range strings.Split(*tlsServers, ",") {
+			if slices.Contains(names, n) { // its ws:// row is the one to compare with
+				tlsNames = append(tlsNames, n+"@1.3")
+			}
+		}
+		if *tls12 && slices.Contains(names, "wsd") {
+			tlsNames = append(tlsNames, "wsd@1.2")
+		}
+	}
 	runsOf := map[string][]serverResult{}
 	port := 62101
 	for rep := range max(*repeat, 1) {
-		order := slices.Clone(names)
+		order := append(slices.Clone(names), tlsNames...)
 		if rep%2 == 1 {
 			slices.Reverse(order) // no server always first, or always right after another
 		}
@@ -102,12 +141,12 @@ func main() {
 			r := measure(name, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1), steps)
 			port += 2
 			runsOf[name] = append(runsOf[name], r)
-			log.Printf("%s (run %d): /echo %.0f B/conn, %.2f fds/conn; /ws/{user} %.0f B/conn; echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
-				name, rep+1, r.BytesPerCon, r.FDsPerConn, r.UserBytesPerCon, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
+			log.Printf("%s (run %d): /echo %.0f B/conn, %.2f fds/conn, client %.0f B/conn; /ws/{user} %.0f B/conn; echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
+				name, rep+1, r.BytesPerCon, r.FDsPerConn, r.ClientBPC, r.UserBytesPerCon, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
 		}
 	}
 	var results []serverResult
-	for _, name := range names {
+	for _, name := range append(slices.Clone(names), tlsNames...) {
 		results = append(results, combine(runsOf[name]))
 	}
 	os.MkdirAll(*outDir, 0o755)
@@ -120,11 +159,36 @@ func main() {
 
 func bin(name string) string { return filepath.Join(*binDir, name) }
 
+// certFile and keyFile are the run's certificate, with -tls.
+var certFile, keyFile string
+
+// splitTLS reads a row name: "nbio@1.3" is nbio over TLS 1.3.
+func splitTLS(name string) (spec, version string) {
+	spec, version, _ = strings.Cut(name, "@")
+	return spec, version
+}
+
+// scheme returns the URL scheme and the extra wsload flags of a TLS
+// version ("" for ws://).
+func scheme(version string) (string, []string) {
+	switch version {
+	case "":
+		return "ws", nil
+	case "1.2":
+		return "wss", []string{"-insecure", "-tls-max", "1.2"}
+	}
+	return "wss", []string{"-insecure"}
+}
+
 // start runs a server (a -servers entry) and waits until it accepts
 // connections.
-func start(spec, addr string) (*proc.Process, error) {
+func start(spec, addr, version string) (*proc.Process, error) {
 	s := proc.ParseServer(spec)
-	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, s.Args(addr, *wsdFlags)...)
+	args := s.Args(addr, *wsdFlags)
+	if version != "" {
+		args = append(args, "-tls-cert", certFile, "-tls-key", keyFile)
+	}
+	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +205,9 @@ func start(spec, addr string) (*proc.Process, error) {
 // and samples the server's RSS and fds after each. {i} in path runs over
 // all steps without repeating: each process starts at -first = the
 // connections already held.
-func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step, held int, errs []string) {
+func idle(pid int, addr, path, version string, steps []int, srcBase int) (samples []step, held int, clientBPC float64, errs []string) {
+	sch, tlsArgs := scheme(version)
+	var clientRSS int64
 	sample := func(conns int) {
 		rss, _ := proc.RSS(pid)
 		fds, _ := proc.FDs(pid)
@@ -152,14 +218,16 @@ func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step,
 	for i, target := range steps {
 		add := target - held
 		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", srcBase+i, srcBase+i)
-		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, "-url", "ws://"+addr+path, "-scenario", "hold",
-			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s")
+		args := append([]string{"-url", sch + "://" + addr + path, "-scenario", "hold",
+			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s"}, tlsArgs...)
+		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, args...)
 		if err != nil {
 			errs = append(errs, err.Error())
 			break
 		}
 		loads = append(loads, lp)
 		held += n
+		clientRSS += readyRSS(line)
 		if n < add {
 			errs = append(errs, fmt.Sprintf("%s step %d: only %d of %d connections opened: %s", path, target, n, add, line))
 		}
@@ -176,7 +244,24 @@ func idle(pid int, addr, path string, steps []int, srcBase int) (samples []step,
 	if _, err := proc.WaitFDs(pid, samples[0].FDs+2, 30*time.Second); err != nil {
 		log.Print(err)
 	}
-	return samples, held, errs
+	if held > 0 {
+		clientBPC = float64(clientRSS) / float64(held)
+	}
+	return samples, held, clientBPC, errs
+}
+
+// readyRSS is what a wsload process's connections cost it: rss - rss_base
+// from its READY line (0 when the line has no such fields).
+func readyRSS(line string) int64 {
+	var base, rss int64
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "rss_base="); ok {
+			base, _ = strconv.ParseInt(v, 10, 64)
+		} else if v, ok := strings.CutPrefix(f, "rss="); ok {
+			rss, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return max(rss-base, 0)
 }
 
 func perConn(samples []step) (bytes, fds float64) {
@@ -187,9 +272,10 @@ func perConn(samples []step) (bytes, fds float64) {
 	return 0, 0
 }
 
-func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
-	r.Name = proc.ParseServer(spec).Label()
-	srv, err := start(spec, addr)
+func measure(name, addr, userAddr string, steps []int) (r serverResult) {
+	spec, version := splitTLS(name)
+	r.Name, r.TLS = proc.ParseServer(spec).Label(), version
+	srv, err := start(spec, addr, version)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -199,7 +285,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 
 	// Idle steps on /echo.
 	var errs []string
-	r.Steps, r.MaxHeld, errs = idle(pid, addr, "/echo", steps, 10)
+	r.Steps, r.MaxHeld, r.ClientBPC, errs = idle(pid, addr, "/echo", version, steps, 10)
 	r.Errors = append(r.Errors, errs...)
 	r.BytesPerCon, r.FDsPerConn = perConn(r.Steps)
 
@@ -207,7 +293,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 	var rates, cpus []float64
 	for range *runs {
 		cpu0, _ := proc.CPU(pid)
-		res, err := wsload(addr, "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*echoMsgs),
+		res, err := wsload(addr, version, "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*echoMsgs),
 			"-size", strconv.Itoa(*echoSize), "-window", strconv.Itoa(*echoWindow), "-duration", "2m")
 		cpu1, _ := proc.CPU(pid)
 		if err != nil {
@@ -221,7 +307,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 		cpus = append(cpus, run.CPUus)
 	}
 	r.EchoRate, r.CPUPerMsg = spread.Of(rates).Median(), spread.Of(cpus).Median()
-	res, err := wsload(addr, "-c", "1", "-msgs", strconv.Itoa(*bigMsgs), "-size", strconv.Itoa(1<<20), "-binary", "-duration", "2m")
+	res, err := wsload(addr, version, "-c", "1", "-msgs", strconv.Itoa(*bigMsgs), "-size", strconv.Itoa(1<<20), "-binary", "-duration", "2m")
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 	} else {
@@ -231,17 +317,18 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 
 	// Idle steps on /ws/{user}, one distinct user per connection, on a
 	// fresh process: what the /echo connections left behind in the heap
-	// does not count.
-	if *userPath == "" {
+	// does not count. (Not over TLS: the TLS rows are about the
+	// connection.)
+	if *userPath == "" || version != "" {
 		return r
 	}
-	usrv, err := start(spec, userAddr)
+	usrv, err := start(spec, userAddr, "")
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return r
 	}
 	defer usrv.Stop(5 * time.Second)
-	r.UserSteps, r.UserMaxHeld, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20)
+	r.UserSteps, r.UserMaxHeld, _, errs = idle(usrv.PID(), userAddr, *userPath, "", steps, 20)
 	r.Errors = append(r.Errors, errs...)
 	r.UserBytesPerCon, r.UserFDsPerConn = perConn(r.UserSteps)
 	return r
@@ -252,10 +339,10 @@ func combine(rs []serverResult) serverResult {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	c := serverResult{Name: rs[0].Name, Repeats: rs, MaxHeld: rs[0].MaxHeld, UserMaxHeld: rs[0].UserMaxHeld}
-	var bpc, fpc, ubpc, ufpc, big, rates, cpus spread.Of
+	c := serverResult{Name: rs[0].Name, TLS: rs[0].TLS, Repeats: rs, MaxHeld: rs[0].MaxHeld, UserMaxHeld: rs[0].UserMaxHeld}
+	var bpc, fpc, ubpc, ufpc, big, rates, cpus, cbpc spread.Of
 	for i, r := range rs {
-		bpc, fpc = append(bpc, r.BytesPerCon), append(fpc, r.FDsPerConn)
+		bpc, fpc, cbpc = append(bpc, r.BytesPerCon), append(fpc, r.FDsPerConn), append(cbpc, r.ClientBPC)
 		ubpc, ufpc = append(ubpc, r.UserBytesPerCon), append(ufpc, r.UserFDsPerConn)
 		big = append(big, r.BigMBps)
 		c.MaxHeld, c.UserMaxHeld = min(c.MaxHeld, r.MaxHeld), min(c.UserMaxHeld, r.UserMaxHeld)
@@ -268,7 +355,7 @@ func combine(rs []serverResult) serverResult {
 		}
 	}
 	c.BytesPerCon, c.FDsPerConn, c.UserBytesPerCon, c.UserFDsPerConn = bpc.Median(), fpc.Median(), ubpc.Median(), ufpc.Median()
-	c.BigMBps, c.EchoRate, c.CPUPerMsg = big.Median(), rates.Median(), cpus.Median()
+	c.BigMBps, c.EchoRate, c.CPUPerMsg, c.ClientBPC = big.Median(), rates.Median(), cpus.Median(), cbpc.Median()
 	c.Steps, c.UserSteps = medianSteps(rs, func(r serverResult) []step { return r.Steps }), medianSteps(rs, func(r serverResult) []step { return r.UserSteps })
 	return c
 }
@@ -305,17 +392,27 @@ type wsloadResult struct {
 	} `json:"echo"`
 }
 
-func wsload(addr string, args ...string) (wsloadResult, error) {
+func wsload(addr, version string, args ...string) (wsloadResult, error) {
 	var res wsloadResult
-	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, append([]string{"-url", "ws://" + addr + "/echo", "-json", "-binary"}, args...)...)
+	sch, tlsArgs := scheme(version)
+	args = append(append([]string{"-url", sch + "://" + addr + "/echo", "-json", "-binary"}, tlsArgs...), args...)
+	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, args...)
 	if err == nil && (len(res.Stats.Failures) > 0 || res.Echo.Mismatched > 0) {
 		err = fmt.Errorf("wsload: failures %v, %d mismatched", res.Stats.Failures, res.Echo.Mismatched)
 	}
 	return res, err
 }
 
-func table(rs []serverResult, steps []int) string {
+func table(all []serverResult, steps []int) string {
 	var b strings.Builder
+	var rs, trs []serverResult // ws:// rows, wss:// rows
+	for _, r := range all {
+		if r.TLS == "" {
+			rs = append(rs, r)
+		} else {
+			trs = append(trs, r)
+		}
+	}
 	several := false
 	for _, r := range rs {
 		several = several || len(r.Repeats) > 1
@@ -353,11 +450,11 @@ func table(rs []serverResult, steps []int) string {
 		b.WriteString("Idle connections on `/echo`; echo rate and CPU per message: median over the echo runs, range in parentheses:\n\n")
 	}
 	rssHeader("RSS idle")
-	b.WriteString("RSS B/conn | fds/conn | held | echo msgs/s, median (range) | server CPU µs/msg, median (range) | 1 MiB echo MB/s |\n|---|")
+	b.WriteString("RSS B/conn | wsload B/conn | fds/conn | held | echo msgs/s, median (range) | server CPU µs/msg, median (range) | 1 MiB echo MB/s |\n|---|")
 	for range len(steps) + 1 {
 		b.WriteString("---:|")
 	}
-	b.WriteString("---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		var rates, cpus spread.Of
 		for _, e := range r.EchoRuns {
@@ -365,9 +462,43 @@ func table(rs []serverResult, steps []int) string {
 		}
 		fmt.Fprintf(&b, "| %s |", r.Name)
 		rssCells(r.Steps)
-		fmt.Fprintf(&b, " %s | %.2f | %d | %s | %s | %s |\n",
-			rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), r.FDsPerConn, r.MaxHeld,
-			rates.Format("%.0f"), cpus.Format("%.2f"), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+		fmt.Fprintf(&b, " %s | %s | %.2f | %d | %s | %s | %s |\n",
+			rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.ClientBPC }),
+			r.FDsPerConn, r.MaxHeld, rates.Format("%.0f"), cpus.Format("%.2f"), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+	}
+	if len(trs) > 0 {
+		b.WriteString("\nThe same over TLS (wss://, one self-signed ECDSA P-256 certificate; TLS 1.3 as each server negotiates it with wsload, a crypto/tls client; \"1.2\": wsload offers TLS 1.2 at most), with the ratios to the server's row above:\n\n")
+		rssHeader("TLS | RSS idle")
+		b.WriteString("RSS B/conn | × ws:// | wsload B/conn | held | echo msgs/s, median (range) | × ws:// | server CPU µs/msg, median (range) | × ws:// | 1 MiB echo MB/s |\n|---|---|")
+		for range len(steps) + 1 {
+			b.WriteString("---:|")
+		}
+		b.WriteString("---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		ratio := func(a, b float64) string {
+			if b == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", a/b)
+		}
+		for _, r := range trs {
+			var plain serverResult
+			for _, p := range rs {
+				if p.Name == r.Name {
+					plain = p
+				}
+			}
+			var rates, cpus spread.Of
+			for _, e := range r.EchoRuns {
+				rates, cpus = append(rates, e.MsgsPerSec), append(cpus, e.CPUus)
+			}
+			fmt.Fprintf(&b, "| %s | %s |", r.Name, r.TLS)
+			rssCells(r.Steps)
+			fmt.Fprintf(&b, " %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+				rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), ratio(r.BytesPerCon, plain.BytesPerCon),
+				rangeOf(r, "%.0f", func(x serverResult) float64 { return x.ClientBPC }), r.MaxHeld,
+				rates.Format("%.0f"), ratio(r.EchoRate, plain.EchoRate), cpus.Format("%.2f"), ratio(r.CPUPerMsg, plain.CPUPerMsg),
+				rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+		}
 	}
 	if *userPath != "" {
 		fmt.Fprintf(&b, "\nIdle connections on `%s`, one distinct user per connection (each with its registry entry; wsd sends a hello on connect), on a fresh process:\n\n", *userPath)
@@ -386,17 +517,25 @@ func table(rs []serverResult, steps []int) string {
 	if several {
 		b.WriteString("\nEach run (RSS figures above are medians over these runs, ranges in parentheses):\n\n")
 		b.WriteString("| server | run | /echo RSS B/conn | /ws/{user} RSS B/conn | echo msgs/s (median of the run) | server CPU µs/msg | 1 MiB echo MB/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, r := range rs {
+		for _, r := range all {
 			for i, x := range r.Repeats {
-				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f |\n", r.Name, i+1, x.BytesPerCon, x.UserBytesPerCon, x.EchoRate, x.CPUPerMsg, x.BigMBps)
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f |\n", label(r), i+1, x.BytesPerCon, x.UserBytesPerCon, x.EchoRate, x.CPUPerMsg, x.BigMBps)
 			}
 		}
 	}
-	for _, r := range rs {
+	for _, r := range all {
 		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "\n- %s: %s", r.Name, e)
+			fmt.Fprintf(&b, "\n- %s: %s", label(r), e)
 		}
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// label names a row: the server, and its TLS version when over TLS.
+func label(r serverResult) string {
+	if r.TLS != "" {
+		return r.Name + " (TLS " + r.TLS + ")"
+	}
+	return r.Name
 }

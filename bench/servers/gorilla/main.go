@@ -21,6 +21,7 @@ type conn struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	certFile, keyFile := peerhub.TLSFlags()
 	flag.Parse()
 	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: func(*http.Request) bool { return true }}
 	hub := peerhub.New[*conn]()
@@ -71,5 +72,5 @@ func main() {
 		}
 		return n
 	})
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	log.Fatal(peerhub.Serve(*addr, *certFile, *keyFile, mux))
 }

@@ -33,6 +33,7 @@ func (h hubHandler) OnClose(c *gws.Conn, err error)        { h.hub.Remove(c) }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
+	certFile, keyFile := peerhub.TLSFlags()
 	flag.Parse()
 	opt := &gws.ServerOption{CheckUtf8Enabled: true, ReadMaxPayloadSize: 16 << 20}
 	echoUp := gws.NewUpgrader(echoHandler{}, opt)
@@ -65,5 +66,5 @@ func main() {
 		}
 		return n
 	})
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	log.Fatal(peerhub.Serve(*addr, *certFile, *keyFile, mux))
 }
