@@ -581,9 +581,11 @@ func (c *Conn) tls12Input(t *tlsConn, data []byte) {
 		case rerr != nil:
 			c.tlsFailed(t, rerr)
 			return
-		case len(plain) < cap(plain) || len(data) == 0:
-			return
+		case len(plain) < cap(plain):
+			return // crypto/tls ran out of bytes
 		}
+		// The buffer filled up: crypto/tls may hold more of what it
+		// decrypted, with no more bytes to come from the socket.
 	}
 }
 

@@ -795,3 +795,59 @@ func TestTLSIdleDropsCiphers(t *testing.T) {
 	_, p = c.message()
 	assert.Equal(t, "again", string(p), "records after a drop open and seal")
 }
+
+// A HelloRetryRequest (the client's key share is not for the group the
+// server picks) means a second ClientHello: the handshake takes two round
+// trips through the loop, and the connection works.
+func TestTLSHelloRetryRequest(t *testing.T) {
+	s, h := startTLSEcho(t, nil)
+	cfg := clientTLS(0)
+	cfg.CurvePreferences = []tls.CurveID{tls.CurveP256, tls.X25519} // a P-256 share; the server prefers X25519
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: cfg}
+	c, _, err := d.Dial("wss://"+s.Addr().String()+"/echo", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	st := c.UnderlyingConn().(*tls.Conn).ConnectionState()
+	assert.True(t, st.HelloRetryRequest, "a HelloRetryRequest happened")
+	assert.Equal(t, tls.X25519, st.CurveID)
+	assert.Equal(t, uint16(tls.VersionTLS13), (<-h.opened)[0])
+	gorillaEcho(t, c)
+}
+
+// TLS 1.2 on both sides, 1 MiB messages echoed back and forth from the
+// handlers: when crypto/tls holds more decrypted bytes than the loop's
+// buffer took, the loop goes on reading them (it used to wait for the
+// socket, which had nothing more to give: both sides stalled).
+func TestTLS12LargeMessagesBothWays(t *testing.T) {
+	s, _ := startTLSEcho(t, nil)
+	cl, err := NewClient(Options{Loops: 2, TLS: clientTLS(tls.VersionTLS12)})
+	require.NoError(t, err)
+	defer cl.Close(time.Second)
+	big := randomBytes(1 << 20)
+	for conn := range 10 {
+		got := make(chan []byte, 16)
+		n := 0
+		h := &funcHandler{
+			open: func(c *Conn) { c.Send(frame.OpBinary, big) },
+			msg: func(c *Conn, op frame.Opcode, p []byte) {
+				got <- append([]byte(nil), p...)
+				if n++; n < 10 {
+					c.Send(frame.OpBinary, big)
+				}
+			},
+		}
+		c, err := cl.Dial(Target{Addr: s.Addr(), URI: "/echo", Host: "localhost", Handler: h})
+		require.NoError(t, err)
+		for k := range 10 {
+			select {
+			case p := <-got:
+				require.True(t, bytes.Equal(big, p), "conn %d message %d", conn, k)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("conn %d: no echo of message %d", conn, k)
+			}
+		}
+		v, _ := c.TLS()
+		assert.Equal(t, uint16(tls.VersionTLS12), v)
+		c.Close(frame.CloseNormal, "")
+	}
+}
