@@ -14,11 +14,15 @@
 // every server several times, alternating the order, and the tables show
 // each run and the range over runs; -cc sets the congestion control of
 // every connection the server holds before the broadcasts, one row per
-// algorithm.
+// algorithm. With -tls the -tls-servers are measured again with every
+// connection over TLS (receivers and echo clients on wss://, publishes
+// on https://, one self-signed certificate made for the run): rows
+// "<server> TLS".
 package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -35,6 +39,7 @@ import (
 
 	"github.com/wsd-dev/wsd/bench/internal/proc"
 	"github.com/wsd-dev/wsd/bench/internal/spread"
+	"github.com/wsd-dev/wsd/internal/testcert"
 	"github.com/wsd-dev/wsd/load"
 )
 
@@ -53,6 +58,8 @@ var (
 	size       = flag.Int("size", 64, "message size")
 	probes     = flag.Int("probes", 100, "of the receivers, users in a separate wsload process that publishes go to: a receiver the broadcast does not saturate, so that publish latency is the server's")
 	outDir     = flag.String("out", "results", "where hub.md and hub.json go")
+	tlsOn      = flag.Bool("tls", false, "measure the -tls-servers again over TLS (wss:// and https://)")
+	tlsServers = flag.String("tls-servers", "wsd,gorilla,gws,nbio", "servers measured over TLS (they take -tls-cert and -tls-key)")
 )
 
 // capConns is the most receivers a server can hold under this machine's
@@ -99,6 +106,25 @@ func main() {
 		ccs = strings.Split(*ccFlag, ",")
 	}
 	names := strings.Split(*servers, ",")
+	if *tlsOn {
+		dir, err := os.MkdirTemp("", "hubbench-tls")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		pair, err := testcert.New("hubbench")
+		if err != nil {
+			log.Fatal(err)
+		}
+		if certFile, keyFile, err = pair.Write(dir); err != nil {
+			log.Fatal(err)
+		}
+		for _, n := range strings.Split(*tlsServers, ",") {
+			if slices.Contains(names, n) {
+				names = append(names, n+"@tls")
+			}
+		}
+	}
 	var rs []result
 	port := 62201
 	for rep := range max(*repeat, 1) {
@@ -110,7 +136,7 @@ func main() {
 			for _, cc := range ccs {
 				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port))
 				port++
-				r.Run, r.Label = rep+1, proc.ParseServer(name).Label()
+				r.Run, r.Label = rep+1, label(name)
 				if cc != "" {
 					r.Label += " cc=" + cc
 				}
@@ -124,7 +150,7 @@ func main() {
 	var labels []string
 	for _, name := range names {
 		for _, cc := range ccs {
-			l := proc.ParseServer(name).Label()
+			l := label(name)
 			if cc != "" {
 				l += " cc=" + cc
 			}
@@ -140,11 +166,31 @@ func main() {
 	fmt.Print(md)
 }
 
+// certFile and keyFile are the run's certificate, with -tls.
+var certFile, keyFile string
+
+// label names a row: "nbio@tls" is "nbio TLS".
+func label(name string) string {
+	spec, tls := strings.CutSuffix(name, "@tls")
+	l := proc.ParseServer(spec).Label()
+	if tls {
+		l += " TLS"
+	}
+	return l
+}
+
 func measure(spec, cc, addr string) (r result) {
+	spec, overTLS := strings.CutSuffix(spec, "@tls")
+	ws, http_, insecure := "ws://", "http://", []string(nil)
 	server := proc.ParseServer(spec)
+	args := server.Args(addr, *wsdFlags)
+	if overTLS {
+		ws, http_, insecure = "wss://", "https://", []string{"-insecure"}
+		args = append(args, "-tls-cert", certFile, "-tls-key", keyFile)
+	}
 	name := server.Name
 	r.Name, r.CC = name, cc
-	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, server.Args(addr, *wsdFlags)...)
+	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, args...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -173,9 +219,9 @@ func measure(spec, cc, addr string) (r result) {
 		if p == *procs {
 			path, c, src = "/ws/q{i}", *probes, "127.0.39.1-127.0.39.2"
 		}
-		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute,
-			"-url", "ws://"+addr+path, "-scenario", "push", "-c", strconv.Itoa(c),
-			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s")
+		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 3*time.Minute, append([]string{
+			"-url", ws + addr + path, "-scenario", "push", "-c", strconv.Itoa(c),
+			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s"}, insecure...)...)
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			return
@@ -208,9 +254,9 @@ func measure(spec, cc, addr string) (r result) {
 				} `json:"latency_ms"`
 			} `json:"echo"`
 		}
-		err = proc.RunJSON("wsload echo", filepath.Join(*binDir, "wsload"), io.Discard, &res,
-			"-url", "ws://"+addr+"/echo", "-scenario", "echo", "-c", "20", "-msg-rate", "50", "-size", "64",
-			"-duration", d.String(), "-loops", "1", "-src", "127.0.38.1-127.0.38.2", "-json")
+		err = proc.RunJSON("wsload echo", filepath.Join(*binDir, "wsload"), io.Discard, &res, append([]string{
+			"-url", ws + addr + "/echo", "-scenario", "echo", "-c", "20", "-msg-rate", "50", "-size", "64",
+			"-duration", d.String(), "-loops", "1", "-src", "127.0.38.1-127.0.38.2", "-json"}, insecure...)...)
 		if err == nil && (res.Echo == nil || res.Echo.Received == 0 || res.Echo.Received < res.Echo.Sent*99/100) {
 			err = fmt.Errorf("echo during the hub benchmark: %+v", res.Echo)
 		}
@@ -223,9 +269,9 @@ func measure(spec, cc, addr string) (r result) {
 	if r.EchoQuietP99Ms, err2 = echo(4 * time.Second); err2 != nil {
 		r.Errors = append(r.Errors, err2.Error())
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	post := func(path string, body []byte) error {
-		resp, err := client.Post("http://"+addr+path, "text/plain", bytes.NewReader(body))
+		resp, err := client.Post(http_+addr+path, "text/plain", bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
