@@ -1053,7 +1053,7 @@ func (c *Conn) shutWriteLocked() {
 	poller.ShutdownWrite(int(c.fd))
 }
 
-// tlsHTTPConn makes the net.Conn net/http gets for a TLS connection handed
+// httpConn makes the net.Conn net/http gets for a TLS connection handed
 // off after its request head: the socket nc under this side's TLS, the
 // head's bytes (pre) read first.
 func (t *tlsConn) httpConn(nc net.Conn, pre, sealed []byte) net.Conn {
