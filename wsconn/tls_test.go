@@ -115,6 +115,11 @@ func TestTLSGoClients(t *testing.T) {
 		suite   uint16
 	}{
 		{"TLS1.3", clientTLS(0), tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256},
+		{"TLS1.3-client-takes-tickets", func() *tls.Config {
+			c := clientTLS(0)
+			c.ClientSessionCache = tls.NewLRUClientSessionCache(4) // it offers resumption: a ticket would come, under the application key, if one were sent
+			return c
+		}(), tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256},
 		{"TLS1.2-AES", func() *tls.Config {
 			c := clientTLS(tls.VersionTLS12)
 			c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
