@@ -20,7 +20,7 @@ type Conn struct {
 	l    *Loop         // set by the first call from the core, on the connection's loop
 	ID   int32         // index given at Dial
 	t0   time.Duration // dial started (engine clock)
-	tReq time.Duration // TCP connected, upgrade request sent
+	tReq time.Duration // TCP connected (wss: TLS handshake begun), then upgrade request sent
 
 	// Scenario state.
 	Sent, Recv int64
@@ -45,13 +45,27 @@ func (c *Conn) Buffered() int { return c.wc.Buffered() }
 // close starts the closing handshake.
 func (c *Conn) close(code frame.CloseCode) { c.wc.Close(code, "") }
 
-// OnConnect implements wsconn.DialHandler: the TCP connect took until
-// now, and the request goes out.
+// OnTCPConnect implements wsconn.TLSDialHandler: the TCP connect of a
+// wss:// dial took until now; the TLS handshake starts.
+func (c *Conn) OnTCPConnect(wc *wsconn.Conn) {
+	c.bind(wc)
+	now := c.e.Now()
+	c.l.ConnectHist.Record(now - c.t0)
+	c.tReq = now
+}
+
+// OnConnect implements wsconn.DialHandler: the TCP connect (ws://), or the
+// TLS handshake after it (wss://), took until now, and the request goes
+// out.
 func (c *Conn) OnConnect(wc *wsconn.Conn) upgrade.ClientRequest {
 	c.bind(wc)
 	e := c.e
 	now := e.Now()
-	c.l.ConnectHist.Record(now - c.t0)
+	if e.cfg.TLS != nil {
+		c.l.TLSHist.Record(now - c.tReq)
+	} else {
+		c.l.ConnectHist.Record(now - c.t0)
+	}
 	c.tReq = now
 	uri := ExpandPath(e.cfg.Path, int(c.ID))
 	if e.cfg.Token != nil {
@@ -131,6 +145,9 @@ func causeOf(err error) Cause {
 	var de *wsconn.DialError
 	if errors.As(err, &de) && de.Stage == "handshake" {
 		return CauseBadResponse
+	}
+	if errors.As(err, &de) && de.Stage == "tls" {
+		return CauseTLS
 	}
 	return CauseOther
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"iter"
 
 	"errors"
@@ -30,11 +31,12 @@ const (
 	CauseBadResponse              // a malformed or unexpected response
 	CauseProtocol                 // the server broke RFC 6455 after the handshake (masked frame, bad frame)
 	CauseClosed                   // the server closed or reset the connection before we were done
+	CauseTLS                      // the TLS handshake failed (wss://: a certificate not trusted, no common version or suite)
 	CauseOther                    // any other error (out of fds, ...)
 	numCauses
 )
 
-var causeNames = [numCauses]string{"refused", "timeout", "bad_status", "bad_accept", "bad_response", "protocol_error", "closed", "other"}
+var causeNames = [numCauses]string{"refused", "timeout", "bad_status", "bad_accept", "bad_response", "protocol_error", "closed", "tls", "other"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -75,6 +77,7 @@ type Config struct {
 	// as is instead of Deflate's (the answer is checked against the
 	// permessage-deflate offers in it).
 	DeflateOffer string
+	TLS          *tls.Config // wss://: TLS with this config (ServerName or InsecureSkipVerify set); nil: ws://
 }
 
 // Engine owns the connections of one load process. They run on a
@@ -107,6 +110,7 @@ type Loop struct {
 	conns iter.Seq[*wsconn.Conn] // during Tick: the loop's connections
 
 	ConnectHist   Histogram // TCP connect time
+	TLSHist       Histogram // TLS handshake time (wss://)
 	HandshakeHist Histogram // request sent → 101 checked
 	Hist          Histogram // scenario latency
 	Data          any       // scenario's per-loop state
@@ -156,6 +160,7 @@ func New(cfg Config, sc Scenario) (*Engine, error) {
 		OnTick:           e.tick,
 		Deflate:          upgrade.DeflatePolicy{Mode: cfg.Deflate},
 		DeflateOffer:     cfg.DeflateOffer,
+		TLS:              cfg.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -365,6 +370,17 @@ func (e *Engine) Collect() (connect, handshake, latency Histogram) {
 		mu.Unlock()
 	})
 	return
+}
+
+// CollectTLS merges the loops' TLS handshake times (empty for ws://).
+func (e *Engine) CollectTLS() (h Histogram) {
+	var mu sync.Mutex
+	e.OnLoops(func(l *Loop) {
+		mu.Lock()
+		h.Merge(&l.TLSHist)
+		mu.Unlock()
+	})
+	return h
 }
 
 // Close sends a Close (1000) on every open connection, waits up to timeout

@@ -43,7 +43,15 @@ type DialHandler interface {
 	OnDialError(c *Conn, err error)
 }
 
-// DialError is a failed dial: the stage ("connect", "handshake") and why.
+// TLSDialHandler is a DialHandler that also hears when the TCP connection
+// of a TLS dial is up, before its TLS handshake; OnConnect follows once
+// that is done (a load generator times the two apart).
+type TLSDialHandler interface {
+	DialHandler
+	OnTCPConnect(c *Conn)
+}
+
+// DialError is a failed dial: the stage ("connect", "tls", "handshake") and why.
 // Errors from the response's checks wrap upgrade.ErrBadStatus,
 // ErrBadAccept, ErrBadUpgrade, ErrBadExtension or ErrBadHead; a connect error wraps the
 // socket's errno; ErrTimeout means no answer within HandshakeTimeout.
@@ -98,6 +106,9 @@ func NewClient(opt Options) (*Client, error) {
 	if cl.offer == "" && cl.offers != nil {
 		cl.offer = string(upgrade.AppendDeflateOffer(nil, cl.offers...))
 	}
+	if opt.TLS != nil {
+		cl.tls = newTLSEngine(opt.TLS, false)
+	}
 	cl.runLoops()
 	return cl, nil
 }
@@ -123,6 +134,9 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 	c.flags.Store(fClient)
 	c.rd.Role = frame.RoleClient
 	c.rd.Limits = &cl.limits
+	if cl.tls != nil {
+		c.newTLSConn()
+	}
 	if _, ok := t.Handler.(DialHandler); !ok {
 		host := t.Host
 		if host == "" {
@@ -164,6 +178,21 @@ func (c *Conn) connected(bits uint32) {
 	if bits&poller.Out == 0 {
 		return
 	}
+	if t := c.tlsOf(); t != nil {
+		c.state = stHandshake
+		c.l.pl.Mod(int(c.fd), poller.In|poller.RdHup)
+		if th, ok := c.h.(TLSDialHandler); ok {
+			th.OnTCPConnect(c)
+		}
+		c.tlsStart(t) // request follows when it is done
+		return
+	}
+	c.request()
+}
+
+// request writes the upgrade request, built in the loop's scratch buffer,
+// once the connection is up (TCP, and TLS for wss). Loop goroutine only.
+func (c *Conn) request() {
 	var req upgrade.ClientRequest
 	if dh, ok := c.h.(DialHandler); ok {
 		req = dh.OnConnect(c)

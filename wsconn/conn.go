@@ -32,6 +32,7 @@ const (
 	fOpened                            // OnOpen was called: OnClose will be
 	fLocalClose                        // this side decided the close (Close, a violation, a timeout, the queue cap)
 	fTooFast                           // over Options.HandshakeRate: the handshake is answered 429
+	fTLS                               // TLS: the bytes on the wire go through extra.tls (tls.go)
 )
 
 // Conn is one WebSocket connection, in either role. Its methods are safe
@@ -71,6 +72,7 @@ type extra struct {
 	head []byte                 // a head split over reads
 	cls  closeInfo              // the close decided before the socket's (code 0: none)
 	dial *upgrade.ClientRequest // a client's request until it is written, when its handler is not a DialHandler
+	tls  *tlsConn               // a TLS connection's state, for its whole life
 }
 
 // closeInfo is what OnClose will report.
@@ -145,7 +147,7 @@ func (c *Conn) observer() Observer {
 // trimExtra drops c's extra once nothing in it is needed. Loop goroutine
 // only; the caller holds mu or has not handed c to anyone yet.
 func (c *Conn) trimExtra() {
-	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil {
+	if x := c.x.Load(); x != nil && x.obs == nil && x.cls.code == 0 && x.head == nil && x.q.empty() && x.dial == nil && x.tls == nil {
 		c.x.Store(nil)
 	}
 }
@@ -207,7 +209,7 @@ func (c *Conn) clearFlag(f uint32) { c.flags.Store(c.flags.Load() &^ f) }
 func (c *Conn) shutdownWrite() {
 	c.mu.Lock()
 	if c.queued().empty() {
-		poller.ShutdownWrite(int(c.fd))
+		c.shutWriteLocked()
 	} else {
 		c.setFlag(fShutAfterFlush)
 	}
@@ -238,6 +240,9 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	}
 	if x != nil && x.obs != nil { // before the peer can see the socket close
 		x.obs.End("connection closed, reported as " + strconv.Itoa(int(code)) + " " + reason)
+	}
+	if x != nil && x.tls != nil {
+		c.tlsCloseLocked(x.tls)
 	}
 	c.setFlag(fClosed)
 	if c.flags.Load()&(fSendCtx|fRecvCtx) != 0 {

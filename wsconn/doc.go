@@ -9,4 +9,9 @@
 // A connection costs one small struct: no goroutine, no net.Conn, no buffer
 // while idle. Read buffers belong to the loops; a connection borrows one
 // only while it holds a partial message.
+//
+// With Options.TLS the same loops speak TLS 1.2 and 1.3: crypto/tls does
+// the handshakes (each in a goroutine that lives only while it is in
+// flight), then package tlsrec runs a TLS 1.3 connection's records on its
+// loop; see tls.go.
 package wsconn

@@ -32,6 +32,7 @@ type engine struct {
 	comps  compressors              // permessage-deflate compressors, shared
 	srv    *Server                  // nil in a client
 	cl     *Client                  // nil in a server
+	tls    *tlsEngine
 }
 
 // loop is one event loop with the engine's per-loop state. Everything but
@@ -49,6 +50,7 @@ type loop struct {
 	decomp        *deflate.Decompressor // permessage-deflate, made on first need
 	deflateAnswer [128]byte             // the 101's Sec-WebSocket-Extensions value is built here
 	stats         stats
+	tls           loopTLS
 }
 
 // inbox hands new connections to a loop from other goroutines (the
@@ -228,6 +230,7 @@ func (ev events) Tick(_ *poller.Loop, _ time.Time) {
 		s.resumeAccepts()
 	}
 	l.sweep()
+	l.tlsIdle()
 	if fn := l.e.opt.OnTick; fn != nil {
 		fn(l.id, l.allConns)
 	}

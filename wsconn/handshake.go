@@ -164,6 +164,13 @@ func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
 	l.e.table.Store(fd, nil)
 	c.mu.Lock()
 	c.setFlag(fClosed)
+	var t *tlsConn
+	var sealed []byte // TLS: bytes sealed and queued (a KeyUpdate), written first
+	if x := c.x.Load(); x != nil && x.tls != nil {
+		if t = x.tls; t.sealedHead {
+			sealed = x.q.segs[0]
+		}
+	}
 	c.x.Store(nil)
 	c.mu.Unlock()
 	l.e.conns.Add(-1)
@@ -173,6 +180,10 @@ func (c *Conn) toHTTP(in []byte, req *upgrade.Request) {
 	f.Close()
 	if err != nil {
 		s.opt.Logger.Warn("http hand-off failed", "err", err)
+		return
+	}
+	if t != nil {
+		s.http.hand(t.httpConn(nc, pre, sealed))
 		return
 	}
 	s.http.hand(&prefixConn{Conn: nc, pre: pre})

@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"crypto/tls"
 	"github.com/wsd-dev/wsd/deflate"
 	"iter"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/wsd-dev/wsd/tlsrec"
 	"github.com/wsd-dev/wsd/upgrade"
 )
 
@@ -60,6 +62,14 @@ type Options struct {
 	// as is, instead of the one Deflate makes; the answer is checked
 	// against the permessage-deflate offers in it.
 	DeflateOffer string
+	// TLS, when set, makes the server's listener speak TLS 1.2 and 1.3 on
+	// every connection (upgrades and the HTTP hand-off alike), or the
+	// client dial wss://. It needs a certificate (server) or ServerName or
+	// InsecureSkipVerify (client); the core turns session tickets off,
+	// offers ALPN http/1.1 and keeps TLS 1.2 as the least. A
+	// GetCertificate that reads an atomic pointer swaps certificates
+	// without touching open connections. See tls.go.
+	TLS *tls.Config
 
 	Origins   []string // (server) allowed Origin values; empty or "*" allows any (→ 403)
 	Protocols []string // (server) subprotocols the server speaks, in preference order
@@ -105,6 +115,9 @@ func (o *Options) setDefaults() {
 	def(&o.DeflateLevel, deflate.DefaultLevel)
 	o.DeflateLevel = min(o.DeflateLevel, 9)
 	dur(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	if o.TLS != nil {
+		o.ReadBuffer = max(o.ReadBuffer, 4*tlsrec.MaxRecord) // a partial record, then a read
+	}
 	dur(&o.PingInterval, DefaultPingInterval)
 	dur(&o.CloseTimeout, DefaultCloseTimeout)
 	if o.TickInterval <= 0 {

@@ -10,6 +10,10 @@ import (
 // readable handles an In (or hang-up) event: one read into the loop's
 // buffer, then the bytes go to the state's parser. Loop goroutine only.
 func (c *Conn) readable() {
+	if c.flags.Load()&fTLS != 0 {
+		c.readableTLS()
+		return
+	}
 	l := c.l
 	buf := l.pl.Buf
 	n, err := poller.Read(int(c.fd), buf)
@@ -17,20 +21,33 @@ func (c *Conn) readable() {
 		return
 	}
 	if n <= 0 {
-		// EOF or a socket error: the peer is gone.
-		if c.state == stHandshake && c.IsClient() {
-			c.dialFailed(&DialError{Stage: "handshake", Err: errors.New("the server closed the connection before its answer")})
-			return
-		}
-		c.closeNow(frame.CloseAbnormal, "connection dropped without a close frame")
+		c.dropped()
 		return
 	}
-	c.lastRead = l.e.clock()
+	c.heard()
+	l.stats.bytesIn.Add(int64(n))
+	c.dispatch(buf[:n])
+}
+
+// dropped ends a connection whose peer is gone: EOF or a socket error.
+func (c *Conn) dropped() {
+	if c.state == stHandshake && c.IsClient() {
+		c.dialFailed(&DialError{Stage: "handshake", Err: errors.New("the server closed the connection before its answer")})
+		return
+	}
+	c.closeNow(frame.CloseAbnormal, "connection dropped without a close frame")
+}
+
+// heard notes that bytes came from the peer.
+func (c *Conn) heard() {
+	c.lastRead = c.l.e.clock()
 	if t := c.timer.Load(); t != 0 && c.state == stOpen && c.flags.Load()&fSentClose == 0 {
 		c.timer.CompareAndSwap(t, 0) // any traffic answers our ping (unless a close set it meanwhile)
 	}
-	l.stats.bytesIn.Add(int64(n))
-	data := buf[:n]
+}
+
+// dispatch hands bytes read (decrypted, with TLS) to the state's parser.
+func (c *Conn) dispatch(data []byte) {
 	switch c.state {
 	case stHandshake:
 		if c.IsClient() {

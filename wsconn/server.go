@@ -66,6 +66,9 @@ func New(opt Options) (*Server, error) {
 	if err := s.init(opt, frame.RoleServer, nil); err != nil {
 		return nil, err
 	}
+	if opt.TLS != nil {
+		s.tls = newTLSEngine(opt.TLS, true)
+	}
 	fd, addr, err := poller.Listen(s.opt.Addr, poller.ListenOptions{ReusePort: s.opt.ReusePort})
 	if err != nil {
 		s.stopLoops()
@@ -98,6 +101,9 @@ func (s *Server) Start(r Routes) error {
 	s.routes = r
 	if r.HTTP != nil {
 		s.http = newHTTPBridge(r.HTTP, s.addr)
+		if s.tls != nil {
+			withTLSState(s.http.server)
+		}
 		go s.http.serve()
 	}
 	s.runLoops()
@@ -142,6 +148,9 @@ func (s *Server) accept(l *loop) {
 		c.rd.Limits = &s.limits
 		if s.ipRate != nil && !s.ipRate.allow(ip, now) {
 			c.flags.Store(fTooFast) // answered 429 once its request is read
+		}
+		if s.tls != nil {
+			c.newTLSConn()
 		}
 		target.stats.accepted.Add(1)
 		s.register(c, poller.In|poller.RdHup)

@@ -19,6 +19,7 @@ type stats struct {
 	expired                                      atomic.Int64
 	refusedBy                                    [len(refusalStatuses) + 1]atomic.Int64
 	codes                                        codes
+	tlsHandshakes                                atomic.Int64
 	_                                            [64]byte
 }
 
@@ -43,6 +44,7 @@ type Stats struct {
 	RateLimited       int64 `json:"rate_limited"`      // connections closed for sending over ClientMsgRate
 	HandshakeLimited  int64 `json:"handshake_limited"` // handshakes refused with 429 over HandshakeRate
 	Expired           int64 `json:"expired"`           // connections whose expiry passed
+	TLSHandshakes     int64 `json:"tls_handshakes"`
 	MessageMemory     int64 `json:"message_memory"`
 }
 
@@ -70,6 +72,7 @@ func (e *engine) Stats() Stats {
 		st.RateLimited += x.rateLimited.Load()
 		st.HandshakeLimited += x.handshakeLimited.Load()
 		st.Expired += x.expired.Load()
+		st.TLSHandshakes += x.tlsHandshakes.Load()
 	}
 	return st
 }

@@ -175,6 +175,10 @@ func (c *Conn) writeMaskedLocked(h frame.Header, payload []byte) {
 // bytes are free once it returns. The bytes were observed by the caller.
 // The caller holds c.mu.
 func (c *Conn) sendLocked(hdr, payload []byte) {
+	if c.flags.Load()&fTLS != 0 {
+		c.sendTLSLocked(hdr, payload)
+		return
+	}
 	size := len(hdr) + len(payload)
 	if !c.queued().empty() {
 		if c.admit(size) {
@@ -207,6 +211,10 @@ func (c *Conn) sendLocked(hdr, payload []byte) {
 // corked; what the socket does not take is queued by reference. The caller
 // holds c.mu.
 func (c *Conn) sendSharedLocked(b []byte) {
+	if c.flags.Load()&fTLS != 0 {
+		c.sendTLSSharedLocked(b)
+		return
+	}
 	if !c.queued().empty() {
 		if c.admit(len(b)) {
 			c.push(b)
@@ -357,6 +365,10 @@ func (c *Conn) appendFrame(dst []byte, op frame.Opcode, payload []byte) []byte {
 // flush writes queued frames on EPOLLOUT, several per writev. Loop
 // goroutine only.
 func (c *Conn) flush() {
+	if c.flags.Load()&fTLS != 0 {
+		c.flushTLS()
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.flags.Load()&fClosed != 0 {

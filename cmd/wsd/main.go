@@ -75,6 +75,8 @@ func run(args []string) error {
 	noColor := fs.Bool("no-color", false, "with -trace: no ANSI colours")
 	traceWeb := fs.String("trace-web", "", "serve a live page of the trace at http://HOST:PORT/: connections opened while it is open are traced for it (narrowed by -trace-path, -trace-user; with -trace the dump goes on as well); keep it on loopback, it shows all the traffic")
 	statePath := fs.String("state", "", "file the hub's users, sequence numbers and histories are saved to on shutdown and loaded from at start")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain): the port speaks TLS 1.2/1.3 for every endpoint; SIGHUP loads it and -tls-key again")
+	tlsKey := fs.String("tls-key", "", "PEM private key of -tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +111,15 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Logger = log
 	ho.MaxMessage, ho.Logger = o.MaxMessage, log
+	var certs *certs
+	if *tlsCert != "" || *tlsKey != "" {
+		var err error
+		if certs, err = loadCerts(*tlsCert, *tlsKey, log); err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		o.TLS = certs.config()
+		certs.watch() // before the startup line, as the other signals
+	}
 	// The dump: -trace, or -trace-path/-trace-user alone (with -trace-web
 	// they narrow the page's connections instead).
 	dump := *traceOn || ((*tracePath != "" || *traceUser != "") && *traceWeb == "")
@@ -177,7 +188,10 @@ func run(args []string) error {
 	eff := srv.Options()
 	log.Info("wsd listening", "addr", srv.Addr().String(), "loops", eff.Loops, "max_conns", eff.MaxConns,
 		"max_message", eff.MaxMessage, "max_message_memory", eff.MaxMessageMemory, "queue_cap", eff.QueueCap,
-		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "deflate", deflateDesc(eff), "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath)
+		"handshake_timeout", eff.HandshakeTimeout, "ping_interval", eff.PingInterval, "origins", origins, "deflate", deflateDesc(eff), "history", ho.History, "api_token", ho.APIToken != "", "state", *statePath, "tls", certs != nil)
+	if certs != nil {
+		log.Info("TLS", "cert", certs.describe())
+	}
 
 	if pageURL != "" {
 		log.Info("trace page: connections opened while it is open are traced for it", "url", pageURL)

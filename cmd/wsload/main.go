@@ -104,7 +104,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	ready := func() {
 		if o.ready {
 			st := e.Stats()
-			fmt.Fprintf(stdout, "READY %d failed=%d %v %v\n", st.Open, st.Failed(), st.Failures, st.Errors)
+			fmt.Fprintf(stdout, "READY %d failed=%d rss_base=%d rss=%d %v %v\n", st.Open, st.Failed(), baseRSS, heldRSS, st.Failures, st.Errors)
 		}
 	}
 	holdAfterEcho := echo != nil && o.msgs > 0 && o.thenHold
@@ -140,6 +140,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 		echo.Stop()
 	}
 	seconds, connH, hsH, latH := rec.Stop() // the last second; the histograms as it saw them
+	tlsH := e.CollectTLS()
 	var pr load.PushResult
 	if push != nil {
 		pr = push.Collect(e) // before Close: it runs on the loops
@@ -148,7 +149,7 @@ func runOne(o *options, stdout, stderr io.Writer) (result, error) {
 	e.Close(2 * time.Second)
 
 	res := result{Extensions: exts, Wire: wireOf(wire), Scenario: o.scenario, Connections: o.conns, Procs: 1, Elapsed: elapsed.Seconds(), ConnectPhase: connected.Seconds(),
-		Stats: e.Stats(), ConnectHist: connH.Export(), HandshakeHist: hsH.Export(),
+		Stats: e.Stats(), ConnectHist: connH.Export(), TLSHist: tlsH.Export(), HandshakeHist: hsH.Export(),
 		RSSBase: baseRSS, RSSHeld: heldRSS, HeldConns: held}
 	res.Series = seriesOf(seconds)
 	if echo != nil {

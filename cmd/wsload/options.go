@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,6 +42,8 @@ type options struct {
 	maxP99             time.Duration
 	minSuccess         float64
 	jsonOut, ready     bool
+	insecure           bool
+	tlsMax             string
 	progress           string
 	worker             bool
 	report             string        // -report: the HTML file (report.go)
@@ -50,6 +53,7 @@ type options struct {
 	path   string
 	srcs   []netip.Addr
 	token  func(i int) string
+	tls    *tls.Config // wss://
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -60,7 +64,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, "usage: wsload [flags]   (or -config file.json with the same names as keys)")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/echo", "server URL; {i} becomes the connection's index (ws://h:p/ws/u{i})")
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/echo", "server URL, ws:// or wss://; {i} becomes the connection's index (ws://h:p/ws/u{i})")
+	fs.BoolVar(&o.insecure, "insecure", false, "wss:// and https:// publish URLs: accept any certificate (test certificates)")
+	fs.StringVar(&o.tlsMax, "tls-max", "", "wss://: the highest TLS version to offer, 1.2 or 1.3 (default 1.3)")
 	fs.StringVar(&o.src, "src", "", "source addresses: a range 127.0.0.2-127.0.0.50 or a comma list (past ~28K connections per address pair)")
 	fs.StringVar(&o.scenario, "scenario", "echo", "hold | echo | push | churn")
 	fs.IntVar(&o.conns, "c", 100, "connections (churn: cycles, 0 = until -duration)")
@@ -129,8 +135,18 @@ func applyConfig(fs *flag.FlagSet, path string, args []string) error {
 
 func (o *options) validate() error {
 	u, err := url.Parse(o.url)
-	if err != nil || u.Scheme != "ws" {
-		return fmt.Errorf("-url %q: want ws://host:port/path", o.url)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
+		return fmt.Errorf("-url %q: want ws://host:port/path or wss://", o.url)
+	}
+	if u.Scheme == "wss" {
+		o.tls = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: o.insecure}
+		switch o.tlsMax {
+		case "", "1.3":
+		case "1.2":
+			o.tls.MaxVersion = tls.VersionTLS12
+		default:
+			return fmt.Errorf("-tls-max %q: want 1.2 or 1.3", o.tlsMax)
+		}
 	}
 	if o.target, err = netip.ParseAddrPort(u.Host); err != nil {
 		return fmt.Errorf("-url host %q: want an IP address and port: %v", u.Host, err)
@@ -205,7 +221,7 @@ func (o *options) engineConfig() load.Config {
 	if o.msgRate > 0 || o.scenario == "churn" {
 		tick = time.Millisecond
 	}
-	cfg := load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick, Token: o.token,
+	cfg := load.Config{Target: o.target, Path: o.path, Sources: o.srcs, Loops: o.loops, ConnectTimeout: o.connectTimeout, Tick: tick, Token: o.token, TLS: o.tls,
 		DeflateOffer: o.deflateOffer}
 	if o.deflate {
 		cfg.Deflate = upgrade.DeflateTakeover // the browsers' offer: context takeover, any window

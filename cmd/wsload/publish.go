@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,6 +29,9 @@ func publish(ctx context.Context, o *options, conns int64) publishStats {
 		kind = "U"
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	if o.insecure {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
 	interval := time.Duration(float64(time.Second) / max(o.publishRate, 0.001))
 	pad := strings.Repeat("x", max(o.size-48, 0))
 	for k := int64(1); o.publishCount == 0 || k <= int64(o.publishCount); k++ {

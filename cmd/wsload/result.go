@@ -20,8 +20,10 @@ type result struct {
 	Elapsed       float64            `json:"elapsed_s"`
 	Stats         load.Stats         `json:"stats"`
 	ConnectHist   load.HistogramData `json:"connect_hist"`
+	TLSHist       load.HistogramData `json:"tls_hist"`
 	HandshakeHist load.HistogramData `json:"handshake_hist"`
 	ConnectMs     map[string]float64 `json:"connect_ms"`
+	TLSMs         map[string]float64 `json:"tls_ms,omitempty"`
 	HandshakeMs   map[string]float64 `json:"handshake_ms"`
 	RSSBase       int64              `json:"rss_base_bytes"`
 	RSSHeld       int64              `json:"rss_held_bytes"` // once the connections were open
@@ -82,6 +84,9 @@ type pushResult struct {
 func (r *result) summarize() {
 	r.ConnectMs, r.HandshakeMs = pcts(r.ConnectHist), pcts(r.HandshakeHist)
 	r.summarizeSeries()
+	if tls := pcts(r.TLSHist); tls["count"] > 0 {
+		r.TLSMs = tls
+	}
 	if r.HeldConns > 0 && r.RSSHeld > r.RSSBase {
 		r.BytesPerConn = float64(r.RSSHeld-r.RSSBase) / float64(r.HeldConns)
 	}
@@ -176,6 +181,7 @@ func (r *result) merge(w result) {
 		r.Stats.Errors[k] = v
 	}
 	r.ConnectHist = mergeHist(r.ConnectHist, w.ConnectHist)
+	r.TLSHist = mergeHist(r.TLSHist, w.TLSHist)
 	r.HandshakeHist = mergeHist(r.HandshakeHist, w.HandshakeHist)
 	r.Series = mergeSeries(r.Series, w.Series)
 	if r.Extensions == nil {
@@ -245,6 +251,9 @@ func (r result) print(w io.Writer) {
 		fmt.Fprintf(w, "%-12s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (n=%.0f)\n", name, m["p50"], m["p90"], m["p99"], m["p99.9"], m["max"], m["count"])
 	}
 	row("connect", r.ConnectMs)
+	if r.TLSMs != nil {
+		row("tls", r.TLSMs)
+	}
 	row("handshake", r.HandshakeMs)
 	exts := make([]string, 0, len(r.Extensions))
 	for k := range r.Extensions {

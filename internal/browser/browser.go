@@ -18,10 +18,11 @@ import (
 const Path = "/usr/bin/chromium"
 
 // New starts a browser for the test and returns a context for its first
-// tab; the browser is stopped when the test ends.
-func New(t testing.TB) context.Context {
+// tab; the browser is stopped when the test ends. extra adds options (a
+// flag such as ignore-certificate-errors, for a test's own certificate).
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	ctx, stop, err := Launch(t.TempDir())
+	ctx, stop, err := Launch(t.TempDir(), extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +32,8 @@ func New(t testing.TB) context.Context {
 
 // Launch starts a browser outside tests (make docs' screenshots) with its
 // profile in userDataDir, and returns a context for its first tab and the
-// function that stops it.
-func Launch(userDataDir string) (context.Context, func(), error) {
+// function that stops it; extra adds options.
+func Launch(userDataDir string, extra ...chromedp.ExecAllocatorOption) (context.Context, func(), error) {
 	if _, err := os.Stat(Path); err != nil {
 		return nil, nil, fmt.Errorf("%s not found (make test installs it): %v", Path, err)
 	}
@@ -50,6 +51,7 @@ func Launch(userDataDir string) (context.Context, func(), error) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	stop := func() { cancelB(); cancelA() }

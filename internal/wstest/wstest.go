@@ -16,6 +16,7 @@ package wstest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,21 @@ func DialFrom(localIP, addr, uri string, extraHeader string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return DialOn(nc, addr, uri, extraHeader)
+}
+
+// DialTLS is Dial over TLS (wss://) with cfg.
+func DialTLS(addr, uri, extraHeader string, cfg *tls.Config) (*Client, error) {
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return DialOn(nc, addr, uri, extraHeader)
+}
+
+// DialOn completes the handshake for uri on a connection already made (a
+// TLS one, say); addr goes in the Host header. It closes nc on failure.
+func DialOn(nc net.Conn, addr, uri, extraHeader string) (*Client, error) {
 	c := &Client{Conn: nc, Key: upgrade.NewKey()}
 	c.r.Role = frame.RoleClient
 	req := upgrade.AppendRequest(nil, upgrade.ClientRequest{Host: addr, URI: uri, Key: c.Key[:], Header: extraHeader})
@@ -190,7 +206,7 @@ func (c *Client) ReadFrame(timeout time.Duration) (Frame, error) {
 		k, err := c.Read(tmp)
 		c.buf = append(c.buf, tmp[:k]...)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 				return f, ErrEOF
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {

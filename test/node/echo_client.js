@@ -1,13 +1,17 @@
 // Node's `ws` package against wsd's /echo. Prints one JSON object with the
 // outcome of each check; the Go test asserts on it.
 // Usage: node echo_client.js ws://127.0.0.1:PORT/echo
+//        WS_CA=cert.pem node echo_client.js wss://127.0.0.1:PORT/echo
 'use strict';
 const WebSocket = require('ws');
 const crypto = require('crypto');
+const fs = require('fs');
 
 const url = process.argv[2];
 const res = {};
-const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0 });
+const opts = { perMessageDeflate: false, maxPayload: 0 };
+if (process.env.WS_CA) opts.ca = fs.readFileSync(process.env.WS_CA); // trust the test certificate
+const ws = new WebSocket(url, opts);
 const timer = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout', ...res })); process.exit(1); }, 30000);
 
 const queue = [];
@@ -15,6 +19,7 @@ ws.on('message', (data, isBinary) => { const r = queue.shift(); r({ data, isBina
 const next = () => new Promise((resolve) => queue.push(resolve));
 
 ws.on('open', async () => {
+  if (ws._socket.getProtocol) { res.tls = ws._socket.getProtocol(); res.cipher = ws._socket.getCipher().standardName; }
   const text = '发送数据 😀 hello';
   ws.send(text);
   let m = await next();

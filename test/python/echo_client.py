@@ -2,10 +2,12 @@
 
 Prints one JSON object with the outcome of each check; the Go test asserts
 on it. Usage: /usr/bin/python3 echo_client.py ws://127.0.0.1:PORT/echo
+       WS_CA=cert.pem /usr/bin/python3 echo_client.py wss://127.0.0.1:PORT/echo
 """
 import asyncio
 import json
 import os
+import ssl
 import sys
 
 import websockets
@@ -13,7 +15,13 @@ import websockets
 
 async def main(url):
     res = {}
-    async with websockets.connect(url, max_size=None, compression=None) as ws:
+    kw = {}
+    if url.startswith("wss:"):  # WS_CA: the test certificate to trust
+        kw["ssl"] = ssl.create_default_context(cafile=os.environ["WS_CA"])
+    async with websockets.connect(url, max_size=None, compression=None, **kw) as ws:
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:
+            res["tls"], res["cipher"] = tls.version(), tls.cipher()[0]
         text = "发送数据 😀 hello"
         await ws.send(text)
         res["text"] = (await ws.recv()) == text

@@ -6,6 +6,7 @@
 package peerhub
 
 import (
+	"flag"
 	"io"
 	"net/http"
 	"strconv"
@@ -93,4 +94,19 @@ func (h *Hub[C]) Routes(mux *http.ServeMux, send func(conns []C, body []byte) in
 		n := send(h.User(r.PathValue("user")), body)
 		w.Write([]byte(`{"delivered":` + strconv.Itoa(n) + "}\n"))
 	})
+}
+
+// Serve runs net/http on addr with handler, over TLS when certFile and
+// keyFile are given (net/http's TLS: crypto/tls, a goroutine per
+// connection, as these servers' users would run them).
+func Serve(addr, certFile, keyFile string, handler http.Handler) error {
+	if certFile != "" {
+		return http.ListenAndServeTLS(addr, certFile, keyFile, handler)
+	}
+	return http.ListenAndServe(addr, handler)
+}
+
+// TLSFlags are the -tls-cert and -tls-key flags of a peer server.
+func TLSFlags() (certFile, keyFile *string) {
+	return flag.String("tls-cert", "", "PEM certificate: serve TLS (wss://)"), flag.String("tls-key", "", "PEM key of -tls-cert")
 }

@@ -23,6 +23,7 @@ type conn struct {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
 	deflate := flag.Bool("deflate", false, "permessage-deflate (EnableCompression: gorilla supports no context takeover only; writes compressed at level 1)")
+	certFile, keyFile := peerhub.TLSFlags()
 	flag.Parse()
 	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: func(*http.Request) bool { return true },
 		EnableCompression: *deflate}
@@ -74,5 +75,5 @@ func main() {
 		}
 		return n
 	})
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	log.Fatal(peerhub.Serve(*addr, *certFile, *keyFile, mux))
 }

@@ -35,6 +35,7 @@ func (h hubHandler) OnClose(c *gws.Conn, err error)        { h.hub.Remove(c) }
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
 	deflate := flag.Bool("deflate", false, "permessage-deflate with context takeover both ways, as gws's README configures it (windows of 2^12, the default with takeover; level 1)")
+	certFile, keyFile := peerhub.TLSFlags()
 	flag.Parse()
 	opt := &gws.ServerOption{CheckUtf8Enabled: true, ReadMaxPayloadSize: 16 << 20}
 	if *deflate {
@@ -70,5 +71,5 @@ func main() {
 		}
 		return n
 	})
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	log.Fatal(peerhub.Serve(*addr, *certFile, *keyFile, mux))
 }

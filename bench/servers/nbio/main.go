@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/lesismal/llib/std/crypto/tls"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/wsd-dev/wsd/bench/internal/peerhub"
@@ -17,6 +18,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8084", "listen address")
+	certFile, keyFile := peerhub.TLSFlags()
 	flag.Parse()
 	echoUp := websocket.NewUpgrader()
 	echoUp.CheckOrigin = func(*http.Request) bool { return true }
@@ -47,13 +49,22 @@ func main() {
 		}
 		return n
 	})
-	engine := nbhttp.NewEngine(nbhttp.Config{
+	conf := nbhttp.Config{
 		Network:                 "tcp",
 		Addrs:                   []string{*addr},
 		MaxLoad:                 1 << 20,
 		ReleaseWebsocketPayload: true,
 		Handler:                 mux,
-	})
+	}
+	if *certFile != "" { // nbio's own non-blocking TLS (llib's fork of crypto/tls), on its loops
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		conf.Addrs, conf.AddrsTLS = nil, []string{*addr}
+		conf.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	engine := nbhttp.NewEngine(conf)
 	if err := engine.Start(); err != nil {
 		log.Fatal(err)
 	}
