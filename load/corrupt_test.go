@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
@@ -32,37 +32,9 @@ func startServer(t *testing.T, newHandler func() wsconn.Handler) netip.AddrPort 
 	return s.Addr()
 }
 
-// corrupter echoes each connection's messages, except that it flips the
-// last byte of echo 1 and sends echoes 3 and 4 in swapped order: three
-// wrong echoes per connection (1, and 4 and 3 each out of place).
-type corrupter struct {
-	n    int
-	held []byte
-}
-
-func (*corrupter) OnOpen(*wsconn.Conn)                           {}
-func (*corrupter) OnClose(*wsconn.Conn, frame.CloseCode, string) {}
-func (h *corrupter) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
-	n := h.n
-	h.n++
-	switch n {
-	case 1:
-		q := append([]byte(nil), p...)
-		q[len(q)-1] ^= 1
-		c.Send(op, q)
-	case 3:
-		h.held = append([]byte(nil), p...) // sent after the next one
-	case 4:
-		c.Send(op, p)
-		c.Send(op, h.held)
-	default:
-		c.Send(op, p)
-	}
-}
-
 // The echo scenario counts every corrupted and every reordered echo.
 func TestEchoCountsCorruptAndReorderedEchoes(t *testing.T) {
-	addr := startServer(t, func() wsconn.Handler { return &corrupter{} })
+	addr := startServer(t, func() wsconn.Handler { return &testserver.Corrupter{} })
 	const conns, per = 5, 20
 	sc := &Echo{Size: 64, PerConn: per, Window: 4} // two in flight at least: 4 is sent while 3 is held
 	e, err := New(Config{Target: addr, Path: "/x"}, sc)

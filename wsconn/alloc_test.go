@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,16 +47,7 @@ func TestSendAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	go io.Copy(io.Discard, c.Conn.(*net.TCPConn))
-	var conn *Conn
-	eventually(t, time.Second, func() bool {
-		for i := range s.table.Size() {
-			if x := s.table.Load(i); x != nil {
-				conn = x
-				return true
-			}
-		}
-		return false
-	}, "no connection")
+	conn := serverConn(t, s)
 	payload := []byte("notification payload")
 	p := Prepare(frame.OpText, payload)
 	assert.Zero(t, testing.AllocsPerRun(500, func() { conn.Send(frame.OpText, payload) }), "Send")

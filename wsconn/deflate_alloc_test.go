@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,16 +63,7 @@ func TestDeflateSendAllocatesNothing(t *testing.T) {
 			require.NoError(t, err)
 			defer c.Close()
 			go io.Copy(io.Discard, c.Conn.(*net.TCPConn))
-			var conn *Conn
-			eventually(t, time.Second, func() bool {
-				for i := range s.table.Size() {
-					if x := s.table.Load(i); x != nil {
-						conn = x
-						return true
-					}
-				}
-				return false
-			}, "no connection")
+			conn := serverConn(t, s)
 			require.True(t, conn.Compressed())
 			payload := bytes.Repeat([]byte(`{"news":"the same for all"}`), 20)
 			p := Prepare(frame.OpText, payload)

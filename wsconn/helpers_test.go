@@ -90,3 +90,19 @@ func eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// serverConn returns the server's one connection.
+func serverConn(t testing.TB, s *Server) *Conn {
+	t.Helper()
+	var conn *Conn
+	eventually(t, time.Second, func() bool {
+		for i := range s.table.Size() {
+			if x := s.table.Load(i); x != nil {
+				conn = x
+				return true
+			}
+		}
+		return false
+	}, "no connection")
+	return conn
+}

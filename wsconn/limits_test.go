@@ -144,13 +144,7 @@ func TestServerCloseWaitsBoundedTime(t *testing.T) {
 	c, err := wstest.Dial(s.Addr().String(), "/echo", "")
 	require.NoError(t, err)
 	defer c.Close()
-	eventually(t, time.Second, func() bool { return s.Stats().Upgrades == 1 }, "no open connection")
-	var conn *Conn
-	for i := range s.table.Size() {
-		if x := s.table.Load(i); x != nil {
-			conn = x
-		}
-	}
+	conn := serverConn(t, s)
 	conn.Close(4000, "bye")
 	assert.ErrorIs(t, conn.Send(frame.OpText, []byte("late")), ErrClosed, "no data after our Close")
 	f, err := c.ReadFrame(time.Second)

@@ -582,21 +582,6 @@ func TestTLSSendAllocatesNothing(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(500, func() { conn.SendPrepared(p) }), "SendPrepared")
 }
 
-// serverConn returns the server's one connection.
-func serverConn(t *testing.T, s *Server) *Conn {
-	var conn *Conn
-	eventually(t, time.Second, func() bool {
-		for i := range s.table.Size() {
-			if x := s.table.Load(i); x != nil {
-				conn = x
-				return true
-			}
-		}
-		return false
-	}, "no connection")
-	return conn
-}
-
 // A KeyUpdate from the client that asks for the server's: the server
 // answers with its own before its next data, and both sides go on under
 // the new keys.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -14,37 +15,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/upgrade"
 	"github.com/wsd-dev/wsd/wsconn"
 )
-
-// corrupter echoes each connection's messages, except that it flips the
-// last byte of echo 1 and sends echoes 3 and 4 in swapped order.
-type corrupter struct {
-	n    int
-	held []byte
-}
-
-func (*corrupter) OnOpen(*wsconn.Conn)                           {}
-func (*corrupter) OnClose(*wsconn.Conn, frame.CloseCode, string) {}
-func (h *corrupter) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
-	n := h.n
-	h.n++
-	switch n {
-	case 1:
-		q := append([]byte(nil), p...)
-		q[len(q)-1] ^= 1
-		c.Send(op, q)
-	case 3:
-		h.held = append([]byte(nil), p...)
-	case 4:
-		c.Send(op, p)
-		c.Send(op, h.held)
-	default:
-		c.Send(op, p)
-	}
-}
 
 // The wsload binary against a server that corrupts and reorders echoes:
 // it counts the wrong echoes and exits 1.
@@ -52,7 +25,7 @@ func TestBinaryExits1OnWrongEchoes(t *testing.T) {
 	s, err := wsconn.New(wsconn.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
-		return &corrupter{}, nil
+		return &testserver.Corrupter{}, nil
 	}}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/wsd-dev/wsd/internal/testserver"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -164,7 +165,7 @@ func TestDeflateCorruptEchoesThroughTheBinary(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(wsconn.Routes{Upgrade: func(*wsconn.Conn, *upgrade.Request) (wsconn.Handler, *upgrade.Error) {
-		return &corrupter{}, nil
+		return &testserver.Corrupter{}, nil
 	}}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
