@@ -32,8 +32,8 @@ type Node struct {
 	watch  jetstream.KeyWatcher
 	subs   []*nats.Subscription
 
-	set      atomic.Bool  // stream, bucket, consumer and watch are set up
-	probeOK  atomic.Bool  // the last probe of the stream answered
+	set      atomic.Bool   // stream, bucket, consumer and watch are set up
+	probeOK  atomic.Bool   // the last probe of the stream answered
 	pos      atomic.Uint64 // the stream sequence the consumer delivered last
 	lastErr  atomic.Value  // string: why the node is not ready, if it is not
 	replicas atomic.Value  // []Peer from the last probe

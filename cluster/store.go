@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,9 +25,21 @@ const (
 	hdrBin  = "Wsd-Bin"  // "1": a binary body
 )
 
-// maxStoreTries bounds the optimistic retries of one publish: each lost
-// race means another node stored a message of the same user meanwhile.
-const maxStoreTries = 32
+// maxStoreTries bounds the optimistic retries of one publish (the
+// request's deadline bounds them too): each lost race means another node
+// stored a message of the same user meanwhile. Retries back off, jittered,
+// so that nodes racing for one user take turns.
+const maxStoreTries = 1000
+
+// backoff sleeps before retry try: 0.5 ms doubling to 16 ms, jittered.
+func backoff(ctx context.Context, try int) {
+	d := time.Duration(500<<min(try, 5)) * time.Microsecond
+	d = d/2 + rand.N(d)
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
 
 // userSubject is the user's subject: its name in base64url (RFC 4648 §5),
 // so that any valid user name makes one subject token.
@@ -108,6 +122,7 @@ func (n *Node) Store(ctx context.Context, user string, body []byte, binary bool)
 			return cur.seq, nil
 		}
 		t = cur
+		backoff(ctx, try)
 	}
 	n.last.forget(user)
 	return 0, fmt.Errorf("user %q: lost the race for the next sequence number %d times", user, maxStoreTries)

@@ -224,12 +224,20 @@ func (h *Hub) Deliver(name string, m StoredMessage) {
 	if u.dead || m.Seq <= u.seq {
 		return
 	}
+	prev := u.seq
 	if u.loaded {
 		u.unread += uint32(m.Seq - u.seq)
 	}
 	u.seq = m.Seq
 	n := 0
 	if u.loaded && u.online() > 0 {
+		if m.Seq > prev+1 {
+			// The store dropped messages before this node read them (more
+			// than -history to one user faster than the node follows):
+			// they are no longer kept, which is what a gap says.
+			p := wsconn.Prepare(frame.OpText, Gap{Since: prev, First: m.Seq}.AppendJSON(nil))
+			u.each(func(c *wsconn.Conn) { c.SendPrepared(p) })
+		}
 		e := entry{seq: m.Seq, at: m.At, body: m.Body, binary: m.Binary}
 		p := u.frameFor(&e)
 		u.each(func(c *wsconn.Conn) {
