@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wsd-dev/wsd/frame"
 )
 
 // history is the test cluster's: the order test stays under it (a burst of
@@ -224,3 +225,149 @@ func TestCluster(t *testing.T) {
 
 // tconn is a test client in a table.
 type tconn struct{ c *wstestClient }
+
+// The fan-out side: broadcasts, rooms, chat, and the cluster-wide figures.
+func TestClusterFanOut(t *testing.T) {
+	tc := startCluster(t, 3, history)
+	n1, n2, n3 := tc.nodes[0], tc.nodes[1], tc.nodes[2]
+
+	t.Run("BroadcastIsOneNATSMessagePerNode", func(t *testing.T) {
+		// 1, 3 and 5 connections: each node handles the broadcast once
+		// however many it holds, and every connection gets it once.
+		var conns []*wstestClient
+		for i, n := range tc.nodes {
+			for k := range 2*i + 1 {
+				c := n.dial(t, fmt.Sprintf("/ws/b%d-%d", i, k))
+				expectType(t, c, "hello")
+				conns = append(conns, c)
+			}
+		}
+		before := make([]int64, 3)
+		for i, n := range tc.nodes {
+			before[i] = n.hub.RelayedCount()
+		}
+		code, out := n2.post(t, "/broadcast", "to all")
+		require.Equal(t, 202, code, "%v", out)
+		require.Equal(t, int64(len(conns)), num(out["recipients"]))
+		for i, c := range conns {
+			m := expectType(t, c, "broadcast")
+			require.Equal(t, "to all", m["data"], "connection %d", i)
+		}
+		for i, n := range tc.nodes {
+			require.Equal(t, before[i]+1, n.hub.RelayedCount(), "relayed messages handled by %s for one broadcast", n.name)
+		}
+		// Nothing twice: the next message each gets is the next broadcast.
+		code, _ = n3.post(t, "/broadcast", "second")
+		require.Equal(t, 202, code)
+		for _, c := range conns {
+			require.Equal(t, "second", expectType(t, c, "broadcast")["data"])
+		}
+	})
+
+	t.Run("RoomsAcrossNodes", func(t *testing.T) {
+		a, b, c := n1.dial(t, "/ws/ra"), n3.dial(t, "/ws/rb"), n2.dial(t, "/ws/rc")
+		for _, x := range []*wstestClient{a, b, c} {
+			expectType(t, x, "hello")
+		}
+		for _, x := range []*wstestClient{a, b} {
+			sendJSON(t, x, `{"type":"join","room":"lobby"}`)
+			expectType(t, x, "joined")
+		}
+		sendJSON(t, a, `{"type":"say","room":"lobby","data":"hi from n1"}`)
+		for _, x := range []*wstestClient{a, b} {
+			m := expectType(t, x, "room")
+			require.Equal(t, "lobby", m["room"])
+			require.Equal(t, "ra", m["from"])
+			require.Equal(t, "hi from n1", m["data"])
+		}
+		code, out := n2.post(t, "/rooms/lobby/publish", "from the API on n2")
+		require.Equal(t, 200, code, "%v", out)
+		for _, x := range []*wstestClient{a, b} {
+			m := expectType(t, x, "room")
+			require.Equal(t, "from the API on n2", m["data"])
+			require.Nil(t, m["from"])
+		}
+		// c joined nothing: its next message is the broadcast.
+		code, _ = n1.post(t, "/broadcast", "marker")
+		require.Equal(t, 202, code)
+		require.Equal(t, "marker", expectType(t, c, "broadcast")["data"])
+	})
+
+	t.Run("ChatAcrossNodes", func(t *testing.T) {
+		alice := n1.dial(t, "/ws/chat/alice")
+		requireText(t, alice, "System> alice has joined.")
+		bob := n3.dial(t, "/ws/chat/bob")
+		requireText(t, alice, "System> bob has joined.")
+		requireText(t, bob, "System> bob has joined.")
+		require.NoError(t, bob.Send(true, frame.OpText, []byte("hello alice")))
+		requireText(t, alice, "bob> hello alice")
+		requireText(t, bob, "bob> hello alice")
+		bob.Close()
+		requireText(t, alice, "System> bob has disconnected.")
+	})
+
+	t.Run("UsersStatsAndHealthAreClusterWide", func(t *testing.T) {
+		a := n1.dial(t, "/ws/counted")
+		b, c := n3.dial(t, "/ws/counted"), n3.dial(t, "/ws/counted")
+		for _, x := range []*wstestClient{a, b, c} {
+			expectType(t, x, "hello")
+		}
+		var info struct {
+			Online int            `json:"online"`
+			Nodes  map[string]int `json:"nodes"`
+		}
+		require.Equal(t, 200, n2.getJSON("/users/counted", &info))
+		require.Equal(t, 3, info.Online)
+		require.Equal(t, map[string]int{"n1": 1, "n2": 0, "n3": 2}, info.Nodes)
+
+		var st struct {
+			Connections int64 `json:"hub_connections"`
+			Cluster     struct {
+				Nodes []struct {
+					Node        string `json:"node"`
+					Connections int64  `json:"hub_connections"`
+				} `json:"nodes"`
+				Total int64 `json:"hub_connections_total"`
+			} `json:"cluster"`
+		}
+		require.Equal(t, 200, n2.getJSON("/stats", &st))
+		require.Len(t, st.Cluster.Nodes, 3)
+		var sum int64
+		for i, ni := range st.Cluster.Nodes {
+			require.Equal(t, tc.nodes[i].name, ni.Node)
+			require.Equal(t, tc.nodes[i].hub.Counts().Connections, ni.Connections, "node %s", ni.Node)
+			sum += ni.Connections
+		}
+		require.Equal(t, sum, st.Cluster.Total)
+		require.Equal(t, n2.hub.Counts().Connections, st.Connections)
+		require.GreaterOrEqual(t, st.Cluster.Total, int64(3))
+
+		for _, n := range tc.nodes {
+			var h struct {
+				Status  string `json:"status"`
+				Node    string `json:"node"`
+				Cluster struct {
+					Ready    bool             `json:"ready"`
+					Leader   string           `json:"stream_leader"`
+					Replicas []map[string]any `json:"replicas"`
+					Nodes    []map[string]any `json:"nodes"`
+				} `json:"cluster"`
+			}
+			require.Equal(t, 200, n.getJSON("/healthz", &h))
+			require.Equal(t, "ok", h.Status)
+			require.Equal(t, n.name, h.Node)
+			require.True(t, h.Cluster.Ready)
+			require.NotEmpty(t, h.Cluster.Leader)
+			require.Len(t, h.Cluster.Replicas, 3, "the stream's leader and two followers")
+			require.Len(t, h.Cluster.Nodes, 3)
+		}
+	})
+}
+
+func requireText(t testing.TB, c *wstestClient, want string) {
+	t.Helper()
+	op, p, err := c.ReadMessage(10 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, frame.OpText, op)
+	require.Equal(t, want, string(p))
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/wsd-dev/wsd/cluster"
+	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/frame"
 	"github.com/wsd-dev/wsd/hub"
 	"github.com/wsd-dev/wsd/internal/wstest"
@@ -87,7 +88,7 @@ func startNode(t testing.TB, name string, history int, o cluster.Options) *testN
 	o.Node, o.History, o.Logger = name, history, log
 	node, err := cluster.Start(h, o)
 	require.NoError(t, err)
-	require.NoError(t, srv.Start(h.Routes()))
+	require.NoError(t, srv.Start(demo.New(h, srv).Routes()))
 	tn := &testNode{name: name, addr: srv.Addr().String(), srv: srv, hub: h, node: node}
 	t.Cleanup(tn.stop)
 	return tn
