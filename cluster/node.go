@@ -208,10 +208,11 @@ func (n *Node) setup() error {
 	// and loads a user's past from the store when a connection needs it.
 	start := info.State.LastSeq + 1
 	n.pos.Store(info.State.LastSeq)
+	// No filter: the stream holds user subjects only (and filters of
+	// several subjects need NATS 2.10; Debian's is 2.9).
 	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{userPrefix + ">"},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   start,
 	})
 	if err != nil {
 		return fmt.Errorf("ordered consumer: %w", err)

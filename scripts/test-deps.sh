@@ -23,6 +23,7 @@ APT=(
   'nodejs              command -v node'                             # wsconn TestNodeWS
   'npm                 command -v npm'                              # test/node
   'prometheus          test -x /usr/bin/promtool'                  # hub TestMetricsPromtool
+  'nats-server         test -x /usr/sbin/nats-server'              # cmd/wsd TestClusterOverDebianNATS (-nats)
 )
 # Answers for packages that would otherwise ask.
 DEBCONF='wireshark-common wireshark-common/install-setuid boolean false'
