@@ -29,6 +29,9 @@ type cnode struct {
 	bin  string
 	name string
 	args []string
+	// noAddr: args carry their own -addr (else 127.0.0.1:0 comes first).
+	noAddr bool
+	token  string // the API's Bearer token, if it wants one
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -63,7 +66,11 @@ func newEmbeddedCluster(t *testing.T, bin string, n int, extra ...string) []*cno
 // start runs the node and waits for its startup line.
 func (c *cnode) start() {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, append([]string{"-addr", "127.0.0.1:0"}, c.args...)...)
+	args := c.args
+	if !c.noAddr {
+		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
+	}
+	cmd := exec.Command(c.bin, args...)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(c.t, err)
 	require.NoError(c.t, cmd.Start())
@@ -162,7 +169,11 @@ func waitReady(t *testing.T, nodes []*cnode, timeout time.Duration) {
 // publish POSTs to /publish/{user} and returns the status and answer.
 func (c *cnode) publish(user, body string) (int, map[string]any) {
 	client := http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Post(c.url("/publish/"+user), "text/plain", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", c.url("/publish/"+user), strings.NewReader(body))
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, map[string]any{"error": err.Error()}
 	}
