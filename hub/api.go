@@ -37,6 +37,7 @@ func (h *Hub) Mux() *http.ServeMux {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
 	})
 	mux.HandleFunc("GET /poll/{user}", h.handlePoll)
+	mux.HandleFunc("GET /wsd.js", handleClientJS)
 	return mux
 }
 

@@ -108,6 +108,8 @@ func (h *Hub) handleHealthCluster(w http.ResponseWriter) {
 // handlePollCluster is /poll/{user} in a cluster: the kept messages after
 // since from the store; with a wait and none, the first that arrives.
 func (h *Hub) handlePollCluster(w http.ResponseWriter, r *http.Request, name string, since uint64, wait time.Duration) {
+	// A page served by one node may poll another (wsd.js's fallback).
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	// Wait for Deliver from before the read: a message stored after it
 	// wakes us (the entry stays while it has waiters).
 	u, mu := h.lockUser(name)
