@@ -201,15 +201,24 @@ func newReceiver(t *testing.T, user string) *receiver {
 }
 
 // connect dials the node with ?since= the last seen and reads the hello.
+// A node that cannot read the user's state yet (a leader being elected)
+// closes with 1013: it tries again, as wsd.js does.
 func (r *receiver) connect(n *cnode) {
 	r.t.Helper()
-	var err error
-	r.c, err = wstest.Dial(n.wsAddr(), fmt.Sprintf("/ws/%s?since=%d", r.user, r.last()), "")
-	require.NoError(r.t, err)
-	r.on = n
-	r.t.Cleanup(func() { r.c.Close() })
-	m := r.read(10 * time.Second)
-	require.Equal(r.t, "hello", m["type"], "%v", m)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := wstest.Dial(n.wsAddr(), fmt.Sprintf("/ws/%s?since=%d", r.user, r.last()), "")
+		require.NoError(r.t, err)
+		r.c, r.on = c, n
+		r.t.Cleanup(func() { c.Close() })
+		m := r.read(10 * time.Second)
+		if m["type"] == "hello" {
+			return
+		}
+		c.Close()
+		require.True(r.t, time.Now().Before(deadline), "no hello from %s: %v", n.name, m)
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (r *receiver) last() uint64 {
@@ -297,8 +306,16 @@ func TestClusterKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	const total = 240
 	var refused int
 	finished, didKill := false, false
+	stop, pubDone := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-pubDone }() // no publisher outlives the test
 	go func() {
+		defer close(pubDone)
 		for i := 0; i < total; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			if i == total/3 && !didKill {
 				didKill = true
 				nodes[victim].cmd.Process.Signal(syscall.SIGKILL)
