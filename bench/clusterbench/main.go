@@ -92,12 +92,12 @@ type result struct {
 	FanoutMaxMs    float64   `json:"fanout_max_ms"`
 	DeliveryP99Ms  float64   `json:"delivery_p99_ms"`
 	Delivered      int64     `json:"broadcast_frames_received"`
-	CPUPerBcastMs  float64   `json:"server_cpu_ms_per_broadcast"`        // all nodes
-	CPUPerRecipUs  float64   `json:"server_cpu_us_per_recipient"`        // all nodes
-	RSSFixedMiB    []float64 `json:"node_rss_before_clients_mib"`        // each node's fixed cost
-	RSSMiB         []float64 `json:"node_rss_with_clients_mib"`          // each node
-	RSSPerConnB    float64   `json:"rss_per_connection_bytes"`           // sum of (with - before) / receivers
-	RSSTotalPerB   float64   `json:"rss_total_per_connection_bytes"`     // sum of with / receivers
+	CPUPerBcastMs  float64   `json:"server_cpu_ms_per_broadcast"`    // all nodes
+	CPUPerRecipUs  float64   `json:"server_cpu_us_per_recipient"`    // all nodes
+	RSSFixedMiB    []float64 `json:"node_rss_before_clients_mib"`    // each node's fixed cost
+	RSSMiB         []float64 `json:"node_rss_with_clients_mib"`      // each node
+	RSSPerConnB    float64   `json:"rss_per_connection_bytes"`       // sum of (with - before) / receivers
+	RSSTotalPerB   float64   `json:"rss_total_per_connection_bytes"` // sum of with / receivers
 	PublishSent    int64     `json:"publishes"`
 	PublishFailed  int64     `json:"publishes_failed"`
 	PublishRecv    int64     `json:"publishes_received"`

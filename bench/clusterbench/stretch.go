@@ -28,8 +28,8 @@ type stretchResult struct {
 	NodeRSSMaxMiB  float64           `json:"node_rss_max_mib"`
 	FixedRSSMiB    float64           `json:"nodes_rss_before_clients_mib"`
 	ClientsRSSMiB  float64           `json:"clients_rss_mib"`
-	Sockstat       map[string]string `json:"sockstat"`     // before and after: the TCP line
-	SlabMiB        map[string]string `json:"slab_mib"`     // before → after, per cache
+	Sockstat       map[string]string `json:"sockstat"` // before and after: the TCP line
+	SlabMiB        map[string]string `json:"slab_mib"` // before → after, per cache
 	MemAvailMiB    [2]float64        `json:"mem_available_mib"`
 	FanoutMs       float64           `json:"fanout_ms"`
 	Delivered      int64             `json:"broadcast_frames_received"`
