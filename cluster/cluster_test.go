@@ -246,6 +246,8 @@ func TestClusterFanOut(t *testing.T) {
 		for i, n := range tc.nodes {
 			before[i] = n.hub.RelayedCount()
 		}
+		// The count in the answer comes from the nodes' heartbeats.
+		require.Eventually(t, func() bool { return n2.node.Connections() == int64(len(conns)) }, 10*time.Second, 20*time.Millisecond)
 		code, out := n2.post(t, "/broadcast", "to all")
 		require.Equal(t, 202, code, "%v", out)
 		require.Equal(t, int64(len(conns)), num(out["recipients"]))

@@ -43,6 +43,12 @@ func startEmbedded(o *Options) (*server.Server, error) {
 		},
 		Routes: routes,
 	}
+	if len(routes) == 0 {
+		// A cluster of one: JetStream runs clustered only with routes to
+		// solicit, so this node's store is a standalone one (its routes
+		// still listen, but a node that joins later cannot share it).
+		so.Cluster, so.Routes = server.ClusterOpts{}, nil
+	}
 	srv, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)

@@ -41,6 +41,7 @@ type Node struct {
 
 	last  lastCache
 	nodes nodeTable
+	seen  *seenUsers // users with stored messages (bloom.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,6 +65,7 @@ func Start(h *hub.Hub, o Options) (*Node, error) {
 	n.leader.Store("")
 	n.last.init()
 	n.nodes.init()
+	n.seen = newSeenUsers()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	copts := []nats.Option{
 		nats.Name("wsd " + o.Node),
@@ -185,7 +187,7 @@ func (n *Node) setup() error {
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgsPerSubject: int64(n.opt.History),
-		Duplicates:        time.Minute,
+		Duplicates:        10 * time.Second, // the message ids that guard user numbers (store.go)
 	})
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", StreamName, err)
@@ -200,9 +202,17 @@ func (n *Node) setup() error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", ReadBucket, err)
 	}
-	info, err := st.Info(ctx)
+	// The users with messages now (every subject, paged by the client),
+	// and the sequence to follow from: one answer, so nothing falls
+	// between them.
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(userPrefix+">"))
 	if err != nil {
 		return fmt.Errorf("stream %s info: %w", StreamName, err)
+	}
+	for subj := range info.State.Subjects {
+		if user, ok := userOf(subj); ok {
+			n.seen.add(user)
+		}
 	}
 	// Follow from what is stored now: a node starts with no user loaded,
 	// and loads a user's past from the store when a connection needs it.
@@ -344,10 +354,15 @@ func (n *Node) shutdownServer() {
 	}
 }
 
-// isWrongLast reports a failed expectation of the last sequence number
-// (another node stored first).
+// errCodeDuplicateInProcess is NATS's answer to a message whose id another
+// publish in flight carries (2.11 and later).
+const errCodeDuplicateInProcess = 10158
+
+// isWrongLast reports a lost race for a user's next number: a failed
+// expectation of the last sequence number, or another publish with the
+// same number's id in flight.
 func isWrongLast(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant || apiErr.ErrorCode == errCodeDuplicateInProcess)
 }

@@ -99,6 +99,14 @@ func (n *Node) onGather(msg *nats.Msg) {
 	msg.Respond(b)
 }
 
+// Connections sums the hub connections of the live nodes' last heartbeats.
+func (n *Node) Connections() (total int64) {
+	for _, v := range n.nodes.live(3 * n.opt.Beat) {
+		total += v.Conns
+	}
+	return total
+}
+
 // beat is a node's heartbeat: who it is and how many connections it holds.
 type beat struct {
 	Node  string `json:"node"`

@@ -25,6 +25,10 @@ const (
 	hdrBin  = "Wsd-Bin"  // "1": a binary body
 )
 
+// errDuplicate is a publish the stream took for a duplicate of a message
+// with the same number: another node's, or our own whose answer was lost.
+var errDuplicate = errors.New("duplicate message id")
+
 // maxStoreTries bounds the optimistic retries of one publish (the
 // request's deadline bounds them too): each lost race means another node
 // stored a message of the same user meanwhile. Retries back off, jittered,
@@ -97,12 +101,21 @@ func (n *Node) Store(ctx context.Context, user string, body []byte, binary bool)
 		if binary {
 			m.Header.Set(hdrBin, "1")
 		}
-		ack, err := n.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(t.stream))
+		// The message id (the user's subject and number) guards the
+		// number too: NATS before 2.10 can let two publishes that expect
+		// the same last sequence both through when they race on a
+		// replicated stream; the second with the same id is a duplicate.
+		ack, err := n.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(t.stream),
+			jetstream.WithMsgID(subj[len(userPrefix):]+":"+strconv.FormatUint(t.seq+1, 10)))
+		if err == nil && ack.Duplicate {
+			err = errDuplicate
+		}
 		if err == nil {
+			n.seen.add(user)
 			n.last.put(user, tip{seq: t.seq + 1, stream: ack.Sequence, id: id})
 			return t.seq + 1, nil
 		}
-		if !isWrongLast(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		if !isWrongLast(err) && !errors.Is(err, errDuplicate) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
 			n.last.forget(user)
 			return 0, err
 		}
@@ -152,6 +165,9 @@ func (n *Node) tipOf(ctx context.Context, subj string) (tip, error) {
 func (n *Node) Load(ctx context.Context, user string, since uint64, replay bool) (hub.UserState, error) {
 	if !n.set.Load() {
 		return hub.UserState{}, hub.ErrUnavailable
+	}
+	if !n.seen.maybe(user) {
+		return hub.UserState{First: 1}, nil // no message yet: nothing to read
 	}
 	subj := userSubject(user)
 	m, err := n.stream.GetLastMsgForSubject(ctx, subj)
@@ -216,6 +232,10 @@ func keptFrom(last, history uint64) uint64 {
 	return last - history + 1
 }
 
+// Stored reports whether the user may have stored messages (see
+// seenUsers).
+func (n *Node) Stored(user string) bool { return n.seen.maybe(user) }
+
 // readOf reads the user's read marker (0: never read).
 func (n *Node) readOf(ctx context.Context, user string) (uint64, error) {
 	e, err := n.kv.Get(ctx, readKey(user))
@@ -271,6 +291,7 @@ func (n *Node) onUserMsg(msg jetstream.Msg) {
 	if !ok {
 		return
 	}
+	n.seen.add(user)
 	h := msg.Headers()
 	seq, err := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
 	if err != nil {

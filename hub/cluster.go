@@ -27,6 +27,9 @@ type Cluster interface {
 	// Load reads a user's state and, with replay, the kept messages after
 	// since, oldest first.
 	Load(ctx context.Context, user string, since uint64, replay bool) (UserState, error)
+	// Stored reports whether user may have stored messages; false means
+	// surely none (a new user), and its connections open at once.
+	Stored(user string) bool
 	// MarkRead records that user has read everything up to seq.
 	MarkRead(ctx context.Context, user string, seq uint64) error
 	// Relay hands m to every node's hub, this one included (Hub.Relayed).
@@ -37,6 +40,9 @@ type Cluster interface {
 	// connections among them when user is not empty, until every known
 	// node answered or ctx ends.
 	Gather(ctx context.Context, user string) []NodeInfo
+	// Connections is the number of hub connections the nodes last
+	// reported in their heartbeats (no messages sent to count them).
+	Connections() int64
 	// Health is this node's view of the cluster, for /healthz.
 	Health() any
 	// Node is this node's name.
@@ -83,7 +89,9 @@ var ErrUnavailable = errors.New("this node cannot reach the cluster's store now;
 
 // clusterState is the hub's side of a cluster.
 type clusterState struct {
+	h        *Hub
 	cl       Cluster
+	loads    chan loadJob // connections whose user's state is to be read (cluster_open.go)
 	relayMu  sync.RWMutex
 	relays   map[string]func(Relayed)
 	relayed  atomicCount // relayed messages this node handled (one per broadcast/room send/channel message)
@@ -91,7 +99,12 @@ type clusterState struct {
 }
 
 // SetCluster joins the hub to a cluster; call it before the server starts.
-func (h *Hub) SetCluster(c Cluster) { h.cs = &clusterState{cl: c, relays: map[string]func(Relayed){}} }
+func (h *Hub) SetCluster(c Cluster) {
+	h.cs = &clusterState{h: h, cl: c, relays: map[string]func(Relayed){}, loads: make(chan loadJob, 1<<12)}
+	for range loadWorkers {
+		go h.cs.loadWorker()
+	}
+}
 
 // Clustered reports whether the hub is a node of a cluster.
 func (h *Hub) Clustered() bool { return h.cs != nil }
@@ -169,7 +182,8 @@ func (h *Hub) PublishErr(ctx context.Context, name string, body []byte, binary b
 }
 
 // BroadcastErr is Broadcast that reports a failure to relay. In a cluster
-// the count is of the connections the nodes last reported.
+// the count is of the connections the nodes reported in their last
+// heartbeats (asking them would cost more messages than the broadcast).
 func (h *Hub) BroadcastErr(body []byte, binary bool) (int, error) {
 	if h.cs == nil {
 		return h.Broadcast(body, binary), nil
@@ -178,13 +192,7 @@ func (h *Hub) BroadcastErr(body []byte, binary bool) (int, error) {
 		return 0, err
 	}
 	h.broadcasts.Add(1)
-	n := 0
-	ctx, cancel := context.WithTimeout(context.Background(), gatherTimeout)
-	defer cancel()
-	for _, ni := range h.cs.cl.Gather(ctx, "") {
-		n += int(ni.Connections)
-	}
-	return n, nil
+	return int(h.cs.cl.Connections()), nil
 }
 
 // gatherTimeout bounds a scatter-gather for /stats, /users and counts.

@@ -31,6 +31,11 @@ const CloseTryAgain = 1013
 func (h *Hub) clusterOpen(u *user, c *wsconn.Conn, since uint64, replay bool) {
 	mu := h.lock(u)
 	mu.Lock()
+	if !u.loaded && !h.cs.cl.Stored(u.name) {
+		// A user with nothing stored: nothing to read. (A message stored
+		// meanwhile on another node reaches it through Deliver.)
+		u.unread, u.loaded = 0, true
+	}
 	if u.loaded && (!replay || since >= u.seq) {
 		u.opens--
 		h.registerLocked(u, c, since, replay, nil)
@@ -38,7 +43,38 @@ func (h *Hub) clusterOpen(u *user, c *wsconn.Conn, since uint64, replay bool) {
 		return
 	}
 	mu.Unlock()
-	go h.clusterLoad(u, c, since, replay, nil)
+	h.cs.queueLoad(loadJob{u: u, c: c, since: since, replay: replay})
+}
+
+// loadJob is a connection waiting for its user's state.
+type loadJob struct {
+	u      *user
+	c      *wsconn.Conn
+	since  uint64
+	replay bool
+	got    *UserState
+}
+
+// loadWorkers read users' states for opening connections: a few
+// goroutines, not one per connection, so that a connect storm (a node's
+// clients reconnecting at once) costs a queue entry per connection, not a
+// goroutine stack and its garbage.
+const loadWorkers = 32
+
+// queueLoad hands a job to the workers; past the queue's room it starts a
+// goroutine of its own rather than block the event loop.
+func (cs *clusterState) queueLoad(j loadJob) {
+	select {
+	case cs.loads <- j:
+	default:
+		go cs.h.clusterLoad(j.u, j.c, j.since, j.replay, j.got)
+	}
+}
+
+func (cs *clusterState) loadWorker() {
+	for j := range cs.loads {
+		cs.h.clusterLoad(j.u, j.c, j.since, j.replay, j.got)
+	}
 }
 
 // clusterLoad reads what the connection needs from the store (u.opens
@@ -98,7 +134,7 @@ func (h *Hub) finishOpen(u *user, c *wsconn.Conn, since uint64, replay bool, st 
 		// Newer messages were delivered while we read: read them too
 		// (a resuming connection must get every one, in order).
 		mu.Unlock()
-		go h.clusterLoad(u, c, since, replay, st)
+		h.cs.queueLoad(loadJob{u: u, c: c, since: since, replay: replay, got: st})
 		return
 	}
 	u.opens--
