@@ -55,6 +55,7 @@ var (
 	natsURL    = flag.String("nats", "", "with -stretch: the NATS the nodes join (nats://127.0.0.1:P)")
 	hold       = flag.Duration("hold", 60*time.Second, "with -stretch: how long the receivers are held before the broadcast")
 	ping       = flag.Duration("ping-interval", 20*time.Second, "the nodes' -ping-interval")
+	minAvail   = flag.Float64("min-available", 3072, "with -stretch: stop adding receivers when MemAvailable falls under this many MiB")
 	natsBcasts = flag.Int("nats-broadcasts", 500, "broadcasts sent before the receivers connect, to measure NATS per broadcast")
 	outDir     = flag.String("out", "results", "where cluster.md and cluster.json (stretch: cluster-1m.md/json) go")
 	basePort   = flag.Int("port", 62400, "nodes listen on 127.0.0.1:port+i, routes on 127.0.0.1:port+200+i")
@@ -259,6 +260,10 @@ func rssMiB(ns []*node) (out []float64, total int64) {
 func receivers(ns []*node, prefix string, c int, srcBase int, r *result) []*proc.Process {
 	var loads []*proc.Process
 	for i, nd := range ns {
+		if avail := memAvailable(); *stretch && avail < *minAvail {
+			r.Errors = append(r.Errors, fmt.Sprintf("stopped before node %d's receivers: MemAvailable %.0f MiB, under -min-available %.0f", i+1, avail, *minAvail))
+			break
+		}
 		a := srcBase + i
 		src := fmt.Sprintf("127.%d.%d.1-127.%d.%d.4", a/256, a%256, a/256, a%256)
 		lp, n, line, err := proc.StartReady(filepath.Join(*binDir, "wsload"), 5*time.Minute,
