@@ -285,8 +285,10 @@ func receivers(ns []*node, prefix string, c int, srcBase int, r *result) []*proc
 // collect stops the wsload processes and merges what they measured.
 func collect(loads []*proc.Process, r *result) (bcast, pub load.Histogram, last map[int64]int64) {
 	last = map[int64]int64{}
-	for _, lp := range loads {
+	for _, lp := range loads { // all at once: each closes its connections in parallel
 		lp.Cmd.Process.Signal(os.Interrupt)
+	}
+	for _, lp := range loads {
 		var out strings.Builder
 		for lp.Out.Scan() {
 			if !strings.HasPrefix(lp.Out.Text(), "READY") {
