@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 ADDR      ?= 127.0.0.1:8080
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-sendfloor bench-wsload bench-polling docs docs-protocol clean
+.PHONY: all build run test deps vet test-go fuzz bench bench-bin bench-server bench-hub bench-sendfloor bench-wsload bench-polling bench-cluster docs docs-protocol clean
 
 all: build
 
@@ -55,7 +55,7 @@ bench:
 # Binaries for the process-level benchmarks: ours and the peers'.
 bench-bin:
 	$(GO) build -o bench/bin/ ./cmd/wsd ./cmd/wsload
-	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling ./sendfloor
+	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling ./sendfloor ./clusterbench
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
 # connection up to 19,000, echo rate and server CPU per message; then wsd
@@ -70,6 +70,14 @@ bench-server: bench-bin
 # plain, on and takeover beside gws and gorilla (hub-deflate.md).
 bench-hub: bench-bin
 	cd bench && ./bin/hubbench -bin bin -out results $(HUBBENCH_FLAGS)
+
+# wsd nodes joined through embedded NATS: 5 nodes × 19,000 receivers,
+# a broadcast to all (fan-out and CPU per recipient beside one node alone),
+# publish-to-user latency across nodes at 1,000/s, RSS per connection,
+# NATS per broadcast and per publish. CLUSTERBENCH_FLAGS="-stretch …" for
+# the million (see bench/README.md).
+bench-cluster: bench-bin
+	cd bench && ./bin/clusterbench -bin bin -out results $(CLUSTERBENCH_FLAGS)
 
 # The kernel's charge for one frame sent to each of 9,000 loopback
 # connections: sendto(2) per socket against io_uring batches.

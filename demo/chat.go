@@ -28,8 +28,17 @@ type chat struct {
 const ChatRoom = "chat"
 
 func newChat(h *hub.Hub, srv *wsconn.Server) *chat {
-	return &chat{h: h, room: srv.NewGroup(), nicks: map[string]bool{}}
+	ch := &chat{h: h, room: srv.NewGroup(), nicks: map[string]bool{}}
+	if h.Clustered() {
+		// Lines travel once to every node, each writes them to its own
+		// chatters. (Nicknames are held per node.)
+		h.OnRelay(chatChannel, func(m hub.Relayed) { ch.room.Send(wsconn.Prepare(frame.OpText, m.Body)) })
+	}
+	return ch
 }
+
+// chatChannel is the chat's relay channel in a cluster.
+const chatChannel = "chat"
 
 // chatter is one connection in the room.
 type chatter struct {
@@ -79,6 +88,10 @@ func (ch *chat) claim(nick string) bool {
 }
 
 func (ch *chat) say(line string) {
+	if ch.h.Clustered() {
+		ch.h.Relay(hub.Relayed{Channel: chatChannel, Body: []byte(line)})
+		return
+	}
 	ch.room.Send(wsconn.Prepare(frame.OpText, []byte(line)))
 }
 

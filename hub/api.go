@@ -31,9 +31,14 @@ func (h *Hub) Mux() *http.ServeMux {
 	mux.Handle("GET /metrics", h.authorized(h.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET "+DashboardPath, h.handleDashboard) // its own auth: dashboard.go
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if h.cs != nil {
+			h.handleHealthCluster(w)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(h.start).Seconds())})
 	})
 	mux.HandleFunc("GET /poll/{user}", h.handlePoll)
+	mux.HandleFunc("GET /wsd.js", handleClientJS)
 	return mux
 }
 
@@ -169,6 +174,10 @@ func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if h.cs != nil {
+		h.handlePublishCluster(w, r, name, body, binary)
+		return
+	}
 	seq, n := h.Publish(name, body, binary)
 	writeJSON(w, http.StatusOK, map[string]any{"user": name, "seq": seq, "delivered": n})
 }
@@ -195,8 +204,12 @@ func (h *Hub) handlePublishBatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	delivered := 0
-	for _, m := range batch {
-		_, n := h.Publish(m.User, []byte(m.Message), false)
+	for i, m := range batch {
+		_, n, err := h.PublishErr(r.Context(), m.User, []byte(m.Message), false)
+		if err != nil {
+			fail(w, http.StatusServiceUnavailable, "entry "+strconv.Itoa(i)+" not stored (those before it are): "+err.Error())
+			return
+		}
 		delivered += n
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"published": len(batch), "delivered": delivered})
@@ -211,6 +224,15 @@ func (h *Hub) handleRoomPublish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if h.cs != nil {
+		n, err := h.sendRoomCluster(name, body, binary)
+		if err != nil {
+			fail(w, http.StatusServiceUnavailable, "room send not relayed: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"room": name, "delivered": n})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"room": name, "delivered": h.SendRoom(name, body, binary)})
 }
 
@@ -220,10 +242,19 @@ func (h *Hub) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Accepted: the loops write it after this answer.
-	writeJSON(w, http.StatusAccepted, map[string]any{"recipients": h.Broadcast(body, binary)})
+	n, err := h.BroadcastErr(body, binary)
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, "broadcast not relayed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"recipients": n})
 }
 
 func (h *Hub) handleUser(w http.ResponseWriter, r *http.Request) {
+	if h.cs != nil {
+		h.handleUserCluster(w, r)
+		return
+	}
 	writeJSON(w, http.StatusOK, h.User(r.PathValue("user")))
 }
 
@@ -231,6 +262,10 @@ func (h *Hub) handleStats(w http.ResponseWriter, r *http.Request) {
 	type stats struct {
 		Counts
 		Server any `json:"server"`
+	}
+	if h.cs != nil {
+		h.handleStatsCluster(w, r)
+		return
 	}
 	writeJSON(w, http.StatusOK, stats{h.Counts(), h.srv.Stats()})
 }

@@ -179,8 +179,12 @@ func (u *user) OnOpen(c *wsconn.Conn) { u.open(hubOf(c), c, 0, false) }
 // open adds the connection to its user and sends the hello and the missed
 // messages before any live one: Publish holds the same lock.
 func (u *user) open(h *Hub, c *wsconn.Conn, since uint64, replay bool) {
-	h.everyone.Add(c)
 	h.online.Add(1)
+	if h.cs != nil {
+		h.clusterOpen(u, c, since, replay)
+		return
+	}
+	h.everyone.Add(c)
 	mu := h.lock(u)
 	mu.Lock()
 	defer mu.Unlock()
@@ -228,7 +232,7 @@ func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
 		}
 		reply(c, RoomEvent{Type: "left", Room: m.Room})
 	case "read":
-		h.markRead(u)
+		h.markRead(u, c)
 	case "refresh":
 		h.refresh(u, c, m.Token)
 	case "say":
@@ -239,6 +243,12 @@ func (u *user) OnMessage(c *wsconn.Conn, op frame.Opcode, p []byte) {
 		r := h.roomOf(c, m.Room)
 		if r == nil {
 			reply(c, Error{Message: "say: join room " + m.Room + " first"})
+			return
+		}
+		if h.cs != nil {
+			if err := h.Relay(Relayed{Channel: "room", Room: r.name, From: u.name, Body: bytes.TrimSpace(m.Data)}); err != nil {
+				reply(c, Error{Message: "say: " + err.Error()})
+			}
 			return
 		}
 		msg := RoomMessage{Room: r.name, From: u.name, Body: bytes.TrimSpace(m.Data)}
@@ -256,11 +266,12 @@ func (u *user) OnClose(c *wsconn.Conn, code frame.CloseCode, reason string) {
 	h.leaveAll(c)
 	mu := h.lock(u)
 	mu.Lock()
-	u.removeConn(c)
-	gone := u.online() == 0
+	gone := u.removeConn(c) && u.online() == 0
 	mu.Unlock()
 	if gone {
 		h.onlineUsers.Add(-1)
+	}
+	if gone || h.cs != nil {
 		h.dropIfEmpty(u)
 	}
 }

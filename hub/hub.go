@@ -65,7 +65,9 @@ type Hub struct {
 
 	userCapRefusals atomic.Int64 // handshakes refused over MaxConnsPerUser
 
-	dash dashboard // open dashboards and their samples (dashboard_sampler.go)
+	dash        dashboard     // open dashboards and their samples (dashboard_sampler.go)
+	cs          *clusterState // nil: a single node (see cluster.go)
+	localRelays sync.Map      // channel → func(Relayed), without a cluster
 }
 
 // New makes a hub on srv (made with wsconn.New, not yet started). Serve
@@ -198,7 +200,11 @@ func (h *Hub) Broadcast(body []byte, binary bool) int {
 }
 
 // markRead sets the user's unread count to 0 and tells all its connections.
-func (h *Hub) markRead(u *user) {
+func (h *Hub) markRead(u *user, c *wsconn.Conn) {
+	if h.cs != nil {
+		h.markReadCluster(u, c)
+		return
+	}
 	mu := h.lock(u)
 	mu.Lock()
 	defer mu.Unlock()
@@ -214,6 +220,8 @@ type UserInfo struct {
 	Seq    uint64 `json:"seq"`    // last message's sequence number
 	First  uint64 `json:"first"`  // oldest kept sequence number
 	Unread int64  `json:"unread"`
+	// Nodes are the user's connections on each node (in a cluster).
+	Nodes map[string]int `json:"nodes,omitempty"`
 }
 
 // User returns a user's counts (zero values for an unknown user).

@@ -50,6 +50,10 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(d, h.opt.MaxPollWait)
 	}
+	if h.cs != nil {
+		h.handlePollCluster(w, r, name, since, wait)
+		return
+	}
 	u, mu := h.lockUser(name)
 	u.wait(r.Context(), mu, since, wait)
 	first := u.firstSeq()

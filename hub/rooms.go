@@ -87,6 +87,10 @@ func (h *Hub) roomOf(c *wsconn.Conn, name string) *room {
 // {"type":"room","room":…} and encoded once; it returns how many members
 // it reached.
 func (h *Hub) SendRoom(name string, body []byte, binary bool) int {
+	if h.cs != nil {
+		n, _ := h.sendRoomCluster(name, body, binary)
+		return n
+	}
 	h.roomMu.Lock()
 	r := h.rooms[name]
 	h.roomMu.Unlock()

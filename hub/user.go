@@ -23,7 +23,8 @@ type user struct {
 	seq    uint64 // last sequence number given
 	unread uint32
 	dead   bool         // removed from the registry: look it up again
-	opens  uint8        // connections between Upgrade and OnOpen (at most one per loop): the user must stay
+	loaded bool         // in a cluster: seq and unread are the cluster's, kept current by Deliver (cluster_open.go)
+	opens  uint16       // connections between Upgrade and being registered (in a cluster, while their state loads): the user must stay
 	conn   *wsconn.Conn // the first connection, or nil
 	more   *userMore
 }
@@ -95,8 +96,11 @@ func (u *user) addConn(c *wsconn.Conn) {
 	m.conns = append(m.conns, c)
 }
 
-func (u *user) removeConn(c *wsconn.Conn) {
+// removeConn takes c out of the user's connections and reports whether it
+// was there (in a cluster a connection may close before it was added).
+func (u *user) removeConn(c *wsconn.Conn) (found bool) {
 	m := u.more
+	found = true
 	if u.conn == c {
 		u.conn = nil
 		if m != nil && len(m.conns) > 0 {
@@ -107,16 +111,24 @@ func (u *user) removeConn(c *wsconn.Conn) {
 	} else if m != nil {
 		if i := slices.Index(m.conns, c); i >= 0 {
 			m.conns = slices.Delete(m.conns, i, i+1)
+		} else {
+			found = false
 		}
+	} else {
+		found = false
 	}
 	if m != nil && len(m.conns) == 0 {
 		m.conns = nil
 	}
 	u.trim()
+	return found
 }
 
 // empty reports whether the user holds nothing worth keeping.
-func (u *user) empty() bool { return u.conn == nil && u.more == nil && u.unread == 0 && u.opens == 0 }
+// (A loaded user's unread count is the cluster's: the store keeps it.)
+func (u *user) empty() bool {
+	return u.conn == nil && u.more == nil && (u.unread == 0 || u.loaded) && u.opens == 0
+}
 
 // keep adds e to the ring, which grows up to max entries and then drops
 // the oldest.

@@ -24,6 +24,7 @@ APT=(
   'npm                 command -v npm'                              # test/node
   'prometheus          test -x /usr/bin/promtool'                  # hub TestMetricsPromtool
   'openssl             command -v openssl'                          # wsconn TestTLSOpenSSLClient (s_client)
+  'nats-server         test -x /usr/sbin/nats-server'              # cmd/wsd TestClusterOverDebianNATS (-nats)
 )
 # Answers for packages that would otherwise ask.
 DEBCONF='wireshark-common wireshark-common/install-setuid boolean false'

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wsd-dev/wsd/auth"
+	"github.com/wsd-dev/wsd/cluster"
 	"github.com/wsd-dev/wsd/deflate"
 	"github.com/wsd-dev/wsd/demo"
 	"github.com/wsd-dev/wsd/hub"
@@ -74,6 +75,14 @@ func run(args []string) error {
 	traceFile := fs.String("trace-file", "", "with -trace: write the dump here (default standard output)")
 	noColor := fs.Bool("no-color", false, "with -trace: no ANSI colours")
 	traceWeb := fs.String("trace-web", "", "serve a live page of the trace at http://HOST:PORT/: connections opened while it is open are traced for it (narrowed by -trace-path, -trace-user; with -trace the dump goes on as well); keep it on loopback, it shows all the traffic")
+	var co cluster.Options
+	clusterPeers := fs.String("cluster-peers", "", "with -cluster-listen: the other nodes' -cluster-listen addresses, HOST:PORT,HOST:PORT")
+	natsURLs := fs.String("nats", "", "join through an existing NATS cluster with JetStream instead of embedding one: nats://HOST:PORT[,…]")
+	fs.StringVar(&co.Listen, "cluster-listen", "", "run a NATS server inside wsd whose cluster routes listen on HOST:PORT and join -cluster-peers (a cluster of wsd nodes; needs -data)")
+	fs.StringVar(&co.DataDir, "data", "", "with -cluster-listen: JetStream's store directory (user messages and read markers)")
+	fs.StringVar(&co.Node, "node", "", "this node's name in the cluster, unique and stable across restarts (default: the -addr)")
+	fs.IntVar(&co.Replicas, "replicas", 0, "JetStream replicas of the stored messages (default: min(3, nodes))")
+	fs.BoolVar(&co.NATSLog, "nats-log", false, "log the embedded NATS server's notices too (its warnings and errors always are)")
 	statePath := fs.String("state", "", "file the hub's users, sequence numbers and histories are saved to on shutdown and loaded from at start")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain): the port speaks TLS 1.2/1.3 for every endpoint; SIGHUP loads it and -tls-key again")
 	tlsKey := fs.String("tls-key", "", "PEM private key of -tls-cert")
@@ -173,6 +182,24 @@ func run(args []string) error {
 		ho.Auth = v
 	}
 	h := hub.New(srv, ho)
+	co.Peers, co.URLs = cluster.SplitList(*clusterPeers), cluster.SplitList(*natsURLs)
+	var node *cluster.Node
+	if co.Listen != "" || len(co.URLs) > 0 {
+		if *statePath != "" {
+			return fmt.Errorf("-state is for a single node: a cluster keeps users' state in JetStream")
+		}
+		if co.Node == "" {
+			co.Node = srv.Addr().String()
+		}
+		co.History, co.Logger = ho.History, log
+		if node, err = cluster.Start(h, co); err != nil {
+			return err
+		}
+		defer node.Close()
+		log.Info("wsd cluster node", "node", co.Node, "cluster_listen", co.Listen, "peers", co.Peers, "nats", co.URLs, "data", co.DataDir, "replicas", co.Replicas)
+	} else if *clusterPeers != "" || co.DataDir != "" || co.Node != "" || co.Replicas != 0 {
+		return fmt.Errorf("-cluster-peers, -data, -node and -replicas need -cluster-listen (or -nats)")
+	}
 	if *statePath != "" {
 		if err := h.LoadFile(*statePath); err != nil {
 			return err
