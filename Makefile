@@ -58,9 +58,11 @@ bench-bin:
 	cd bench && $(GO) build -o bin/ ./servers/... ./serverbench ./hubbench ./wsloadbench ./polling ./sendfloor ./clusterbench
 
 # wsd beside gorilla, gobwas+easygo, gws and nbio: idle RSS and fds per
-# connection up to 19,000, echo rate and server CPU per message; then wsd
-# -deflate on and takeover beside gws and gorilla with permessage-deflate
-# on every connection (server-deflate.md).
+# connection up to 19,000, echo rate and server CPU per message; wsd,
+# gorilla, gws and nbio again over wss:// (TLS 1.3, and wsd with TLS 1.2
+# clients; SERVERBENCH_FLAGS=-tls=false skips them); then wsd -deflate on
+# and takeover beside gws and gorilla with permessage-deflate on every
+# connection (server-deflate.md).
 bench-server: bench-bin
 	cd bench && ./bin/serverbench -bin bin -out results $(SERVERBENCH_FLAGS)
 
@@ -68,6 +70,8 @@ bench-server: bench-bin
 # publish-to-one-user latency under that load: wsd beside the peers; then a
 # 1 KB JSON broadcast to receivers that negotiated permessage-deflate, wsd
 # plain, on and takeover beside gws and gorilla (hub-deflate.md).
+# HUBBENCH_FLAGS=-tls adds wsd, gorilla, gws and nbio with every connection
+# over TLS (wss:// receivers, https:// publishes): rows "<server> TLS".
 bench-hub: bench-bin
 	cd bench && ./bin/hubbench -bin bin -out results $(HUBBENCH_FLAGS)
 

@@ -14,7 +14,9 @@
 // every server several times, alternating the order, and the tables show
 // each run and the range over runs; -cc sets the congestion control of
 // every connection the server holds before the broadcasts, one row per
-// algorithm.
+// algorithm. With -tls (tls.go) the -tls-servers are measured again with
+// every connection over TLS: rows "<server> TLS". With -deflate-servers
+// (deflate.go) the receivers offer permessage-deflate, into hub-deflate.md.
 package main
 
 import (
@@ -25,7 +27,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,7 +53,7 @@ var (
 	pubRate    = flag.Float64("publish-rate", 100, "publishes per second")
 	size       = flag.Int("size", 64, "message size")
 	probes     = flag.Int("probes", 100, "of the receivers, users in a separate wsload process that publishes go to: a receiver the broadcast does not saturate, so that publish latency is the server's")
-	outDir     = flag.String("out", "results", "where hub.md and hub.json go (and hub-deflate.md and .json)")
+	outDir     = flag.String("out", "results", "where hub.md and hub.json go (with the TLS rows; and hub-deflate.md and .json)")
 
 	deflateServers = flag.String("deflate-servers", "wsd:-deflate=off,wsd:-deflate=on,wsd:-deflate=takeover:-deflate-window-bits=10,gws:-deflate,gorilla:-deflate",
 		"servers measured with receivers that offer permessage-deflate (wsload -deflate) and a JSON notification of -deflate-size bytes, written to hub-deflate.md (empty: none); wsd -deflate=off declines the offer: the plain row of the same run")
@@ -111,7 +112,9 @@ func main() {
 	}
 	os.MkdirAll(*outDir, 0o755)
 	if *servers != "" {
-		rows(strings.Split(*servers, ","), ccs, false, "hub", 62201)
+		names, cleanup := withTLS(strings.Split(*servers, ","))
+		rows(names, ccs, false, "hub", 62201)
+		cleanup()
 	}
 	if *deflateServers != "" {
 		rows(strings.Split(*deflateServers, ","), ccs, true, "hub-deflate", 62251)
@@ -131,7 +134,7 @@ func rows(names, ccs []string, deflate bool, file string, port int) {
 			for _, cc := range ccs {
 				r := measure(name, cc, fmt.Sprintf("127.0.0.1:%d", port), deflate)
 				port++
-				r.Run, r.Label = rep+1, proc.ParseServer(name).Label()
+				r.Run, r.Label = rep+1, label(name)
 				if cc != "" {
 					r.Label += " cc=" + cc
 				}
@@ -145,7 +148,7 @@ func rows(names, ccs []string, deflate bool, file string, port int) {
 	var labels []string
 	for _, name := range names {
 		for _, cc := range ccs {
-			l := proc.ParseServer(name).Label()
+			l := label(name)
 			if cc != "" {
 				l += " cc=" + cc
 			}
@@ -163,11 +166,13 @@ func rows(names, ccs []string, deflate bool, file string, port int) {
 	fmt.Print(md)
 }
 
-func measure(spec, cc, addr string, deflate bool) (r result) {
+// measure takes a row: a -servers entry, with "@tls" over TLS.
+func measure(row, cc, addr string, deflate bool) (r result) {
+	spec, via := transportOf(row)
 	server := proc.ParseServer(spec)
 	name := server.Name
 	r.Name, r.CC, r.Deflate = name, cc, deflate
-	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, server.Args(addr, *wsdFlags)...)
+	srv, err := proc.Start(server.Label(), filepath.Join(*binDir, name), io.Discard, append(server.Args(addr, *wsdFlags), via.serverArgs...)...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -196,8 +201,8 @@ func measure(spec, cc, addr string, deflate bool) (r result) {
 		if p == *procs {
 			path, c, src = "/ws/q{i}", *probes, "127.0.39.1-127.0.39.2"
 		}
-		args := []string{"-url", "ws://" + addr + path, "-scenario", "push", "-c", strconv.Itoa(c),
-			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s"}
+		args := append([]string{"-url", via.ws + addr + path, "-scenario", "push", "-c", strconv.Itoa(c),
+			"-src", src, "-loops", "1", "-json", "-duration", "30m", "-connect-timeout", "30s"}, via.loadArgs...)
 		if deflate {
 			args = append(args, "-deflate")
 		}
@@ -234,9 +239,9 @@ func measure(spec, cc, addr string, deflate bool) (r result) {
 				} `json:"latency_ms"`
 			} `json:"echo"`
 		}
-		err = proc.RunJSON("wsload echo", filepath.Join(*binDir, "wsload"), io.Discard, &res,
-			"-url", "ws://"+addr+"/echo", "-scenario", "echo", "-c", "20", "-msg-rate", "50", "-size", "64",
-			"-duration", d.String(), "-loops", "1", "-src", "127.0.38.1-127.0.38.2", "-json")
+		err = proc.RunJSON("wsload echo", filepath.Join(*binDir, "wsload"), io.Discard, &res, append([]string{
+			"-url", via.ws + addr + "/echo", "-scenario", "echo", "-c", "20", "-msg-rate", "50", "-size", "64",
+			"-duration", d.String(), "-loops", "1", "-src", "127.0.38.1-127.0.38.2", "-json"}, via.loadArgs...)...)
 		if err == nil && (res.Echo == nil || res.Echo.Received == 0 || res.Echo.Received < res.Echo.Sent*99/100) {
 			err = fmt.Errorf("echo during the hub benchmark: %+v", res.Echo)
 		}
@@ -249,9 +254,8 @@ func measure(spec, cc, addr string, deflate bool) (r result) {
 	if r.EchoQuietP99Ms, err2 = echo(4 * time.Second); err2 != nil {
 		r.Errors = append(r.Errors, err2.Error())
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
 	post := func(path string, body []byte) error {
-		resp, err := client.Post("http://"+addr+path, "text/plain", bytes.NewReader(body))
+		resp, err := via.client.Post(via.http+addr+path, "text/plain", bytes.NewReader(body))
 		if err != nil {
 			return err
 		}

@@ -97,7 +97,7 @@ func measureDeflate(spec, addr string, steps []int) (r deflateResult) {
 	pid := srv.PID()
 	size := strconv.Itoa(*deflateSize)
 
-	steps0, held, reports, errs := idle(pid, addr, "/echo", steps, 30,
+	steps0, held, _, reports, errs := idle(pid, addr, "/echo", "", steps, 30,
 		"-deflate", "-scenario", "echo", "-msgs", "1", "-size", size, "-payload", "json", "-then-hold")
 	r.Steps, r.MaxHeld, r.Errors = steps0, held, append(r.Errors, errs...)
 	r.BytesPerCon, _ = perConn(r.Steps)
@@ -122,7 +122,7 @@ func measureDeflate(spec, addr string, steps []int) (r deflateResult) {
 	var rates, cpus, ups, downs spread.Of
 	for range *runs {
 		cpu0, _ := proc.CPU(pid)
-		res, err := wsloadRun(addr, "-deflate", "-payload", "json", "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*deflateMsgs),
+		res, err := wsloadRun(addr, "", "-deflate", "-payload", "json", "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*deflateMsgs),
 			"-size", size, "-window", strconv.Itoa(*echoWindow), "-duration", "2m")
 		cpu1, _ := proc.CPU(pid)
 		if err == nil && (res.Extensions["none"] > 0 || len(res.Extensions) != 1) {

@@ -9,6 +9,9 @@
 // A second build of wsd measures beside the first as "wsd-base" (the
 // binary bin/wsd-base, the same flags); -repeat runs every server several
 // times, alternating the order, and the tables show the range over runs.
+// With -tls (tls.go) the servers that serve TLS are measured again over
+// wss://, into the same tables; with -deflate-servers (deflate.go) servers
+// with permessage-deflate on every connection, into server-deflate.md.
 package main
 
 import (
@@ -32,7 +35,9 @@ import (
 
 type serverResult struct {
 	Name        string  `json:"name"`
-	Steps       []step  `json:"idle_steps"` // on /echo
+	TLS         string  `json:"tls,omitempty"`             // "1.3" (as negotiated) or "1.2" (clients stop there); "" for ws://
+	Steps       []step  `json:"idle_steps"`                // on /echo
+	ClientBPC   float64 `json:"client_rss_bytes_per_conn"` // the wsload processes holding the /echo steps
 	BytesPerCon float64 `json:"rss_bytes_per_conn"`
 	FDsPerConn  float64 `json:"fds_per_conn"`
 	MaxHeld     int     `json:"max_conns_held"`
@@ -79,7 +84,7 @@ var (
 	runs       = flag.Int("runs", 3, "echo runs per server (the median is reported, with the range)")
 	repeat     = flag.Int("repeat", 1, "measure every server this many times (order alternating), to show the run-to-run spread")
 	bigMsgs    = flag.Int("big-msgs", 100, "large-message echo: 1 MiB messages on one connection")
-	outDir     = flag.String("out", "results", "where server.md and server.json go (and server-deflate.md and .json)")
+	outDir     = flag.String("out", "results", "where server.md and server.json go (with the TLS rows; and server-deflate.md and .json)")
 )
 
 func main() {
@@ -93,10 +98,11 @@ func main() {
 		}
 		steps = append(steps, n)
 	}
-	var names []string
+	var given []string
 	if *servers != "" {
-		names = strings.Split(*servers, ",")
+		given = strings.Split(*servers, ",")
 	}
+	names := slices.Clone(given)
 	for i, n := range names {
 		if n == "wsd+auth" {
 			names[i] = authSpec()
@@ -104,20 +110,24 @@ func main() {
 	}
 	os.MkdirAll(*outDir, 0o755)
 	if len(names) > 0 {
-		plainRows(names, steps)
+		tlsNames, cleanup := tlsRows(given, names)
+		plainRows(names, tlsNames, steps)
+		cleanup()
 	}
 	if *deflateServers != "" {
 		deflateRows(strings.Split(*deflateServers, ","), steps)
 	}
 }
 
-// plainRows measures the servers without compression and writes
-// server.md and server.json.
-func plainRows(names []string, steps []int) {
+// plainRows measures the servers without compression, then again over
+// TLS (tlsNames: "<spec>@<version>"), and writes server.md and
+// server.json.
+func plainRows(names, tlsNames []string, steps []int) {
 	runsOf := map[string][]serverResult{}
 	port := 62101
+	all := append(slices.Clone(names), tlsNames...)
 	for rep := range max(*repeat, 1) {
-		order := slices.Clone(names)
+		order := slices.Clone(all)
 		if rep%2 == 1 {
 			slices.Reverse(order) // no server always first, or always right after another
 		}
@@ -125,12 +135,12 @@ func plainRows(names []string, steps []int) {
 			r := measure(name, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1), steps)
 			port += 2
 			runsOf[name] = append(runsOf[name], r)
-			log.Printf("%s (run %d): /echo %.0f B/conn, %.2f fds/conn; /ws/{user} %.0f B/conn; echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
-				name, rep+1, r.BytesPerCon, r.FDsPerConn, r.UserBytesPerCon, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
+			log.Printf("%s (run %d): /echo %.0f B/conn, %.2f fds/conn, client %.0f B/conn; /ws/{user} %.0f B/conn; echo %.0f msgs/s, %.2f µs CPU/msg, 1 MiB %.0f MB/s %v",
+				name, rep+1, r.BytesPerCon, r.FDsPerConn, r.ClientBPC, r.UserBytesPerCon, r.EchoRate, r.CPUPerMsg, r.BigMBps, r.Errors)
 		}
 	}
 	var results []serverResult
-	for _, name := range names {
+	for _, name := range all {
 		results = append(results, combine(runsOf[name]))
 	}
 	b, _ := json.MarshalIndent(results, "", "  ")
@@ -167,11 +177,11 @@ func tokenArgs(spec string) []string {
 	return nil
 }
 
-// start runs a server (a -servers entry) and waits until it accepts
-// connections.
-func start(spec, addr string) (*proc.Process, error) {
+// start runs a server (a -servers entry, with extra flags of the row's:
+// tlsArgs) and waits until it accepts connections.
+func start(spec, addr string, extra ...string) (*proc.Process, error) {
 	s := proc.ParseServer(spec)
-	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, s.Args(addr, *wsdFlags)...)
+	srv, err := proc.Start(s.Label(), bin(s.Name), io.Discard, append(s.Args(addr, *wsdFlags), extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -188,8 +198,12 @@ func start(spec, addr string) (*proc.Process, error) {
 // and samples the server's RSS and fds after each. {i} in path runs over
 // all steps without repeating: each process starts at -first = the
 // connections already held. Each process's report (wsload -json, printed
-// when it is stopped) is returned.
-func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...string) (samples []step, held int, reports []wsloadResult, errs []string) {
+// when it is stopped) is returned, and what the processes' connections
+// cost them (clientBPC, from their READY lines). version is the row's TLS
+// version ("" for ws://).
+func idle(pid int, addr, path, version string, steps []int, srcBase int, loadArgs ...string) (samples []step, held int, clientBPC float64, reports []wsloadResult, errs []string) {
+	sch, tlsLoadArgs := scheme(version)
+	var clientRSS int64
 	sample := func(conns int) {
 		rss, _ := proc.RSS(pid)
 		fds, _ := proc.FDs(pid)
@@ -200,8 +214,9 @@ func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...stri
 	for i, target := range steps {
 		add := target - held
 		src := fmt.Sprintf("127.0.%d.1-127.0.%d.12", srcBase+i, srcBase+i)
-		args := append([]string{"-url", "ws://" + addr + path, "-scenario", "hold", "-json",
-			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s"}, loadArgs...)
+		args := append([]string{"-url", sch + "://" + addr + path, "-scenario", "hold", "-json",
+			"-c", strconv.Itoa(add), "-first", strconv.Itoa(held), "-src", src, "-loops", "1", "-duration", "30m", "-connect-timeout", "30s"}, tlsLoadArgs...)
+		args = append(args, loadArgs...)
 		lp, n, line, err := proc.StartReady(bin("wsload"), 3*time.Minute, args...)
 		if err != nil {
 			errs = append(errs, err.Error())
@@ -209,6 +224,7 @@ func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...stri
 		}
 		loads = append(loads, lp)
 		held += n
+		clientRSS += readyRSS(line)
 		if n < add {
 			errs = append(errs, fmt.Sprintf("%s step %d: only %d of %d connections opened: %s", path, target, n, add, line))
 		}
@@ -229,7 +245,10 @@ func idle(pid int, addr, path string, steps []int, srcBase int, loadArgs ...stri
 	if _, err := proc.WaitFDs(pid, samples[0].FDs+2, 30*time.Second); err != nil {
 		log.Print(err)
 	}
-	return samples, held, reports, errs
+	if held > 0 {
+		clientBPC = float64(clientRSS) / float64(held)
+	}
+	return samples, held, clientBPC, reports, errs
 }
 
 func perConn(samples []step) (bytes, fds float64) {
@@ -240,9 +259,11 @@ func perConn(samples []step) (bytes, fds float64) {
 	return 0, 0
 }
 
-func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
-	r.Name = proc.ParseServer(spec).Label()
-	srv, err := start(spec, addr)
+// measure takes a row: a -servers entry, with "@<version>" over TLS.
+func measure(name, addr, userAddr string, steps []int) (r serverResult) {
+	spec, version := splitTLS(name)
+	r.Name, r.TLS = proc.ParseServer(spec).Label(), version
+	srv, err := start(spec, addr, tlsArgs(version)...)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		return
@@ -252,7 +273,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 
 	// Idle steps on /echo.
 	var errs []string
-	r.Steps, r.MaxHeld, _, errs = idle(pid, addr, "/echo", steps, 10)
+	r.Steps, r.MaxHeld, r.ClientBPC, _, errs = idle(pid, addr, "/echo", version, steps, 10)
 	r.Errors = append(r.Errors, errs...)
 	r.BytesPerCon, r.FDsPerConn = perConn(r.Steps)
 
@@ -260,7 +281,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 	var rates, cpus []float64
 	for range *runs {
 		cpu0, _ := proc.CPU(pid)
-		res, err := wsload(addr, "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*echoMsgs),
+		res, err := wsload(addr, version, "-c", strconv.Itoa(*echoConns), "-msgs", strconv.Itoa(*echoMsgs),
 			"-size", strconv.Itoa(*echoSize), "-window", strconv.Itoa(*echoWindow), "-duration", "2m")
 		cpu1, _ := proc.CPU(pid)
 		if err != nil {
@@ -274,7 +295,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 		cpus = append(cpus, run.CPUus)
 	}
 	r.EchoRate, r.CPUPerMsg = spread.Of(rates).Median(), spread.Of(cpus).Median()
-	res, err := wsload(addr, "-c", "1", "-msgs", strconv.Itoa(*bigMsgs), "-size", strconv.Itoa(1<<20), "-binary", "-duration", "2m")
+	res, err := wsload(addr, version, "-c", "1", "-msgs", strconv.Itoa(*bigMsgs), "-size", strconv.Itoa(1<<20), "-binary", "-duration", "2m")
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 	} else {
@@ -284,8 +305,9 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 
 	// Idle steps on /ws/{user}, one distinct user per connection, on a
 	// fresh process: what the /echo connections left behind in the heap
-	// does not count.
-	if *userPath == "" {
+	// does not count. (Not over TLS: the TLS rows are about the
+	// connection.)
+	if *userPath == "" || version != "" {
 		return r
 	}
 	usrv, err := start(spec, userAddr)
@@ -294,7 +316,7 @@ func measure(spec, addr, userAddr string, steps []int) (r serverResult) {
 		return r
 	}
 	defer usrv.Stop(5 * time.Second)
-	r.UserSteps, r.UserMaxHeld, _, errs = idle(usrv.PID(), userAddr, *userPath, steps, 20, tokenArgs(spec)...)
+	r.UserSteps, r.UserMaxHeld, _, _, errs = idle(usrv.PID(), userAddr, *userPath, "", steps, 20, tokenArgs(spec)...)
 	r.Errors = append(r.Errors, errs...)
 	r.UserBytesPerCon, r.UserFDsPerConn = perConn(r.UserSteps)
 	return r
@@ -305,10 +327,10 @@ func combine(rs []serverResult) serverResult {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	c := serverResult{Name: rs[0].Name, Repeats: rs, MaxHeld: rs[0].MaxHeld, UserMaxHeld: rs[0].UserMaxHeld}
-	var bpc, fpc, ubpc, ufpc, big, rates, cpus spread.Of
+	c := serverResult{Name: rs[0].Name, TLS: rs[0].TLS, Repeats: rs, MaxHeld: rs[0].MaxHeld, UserMaxHeld: rs[0].UserMaxHeld}
+	var bpc, fpc, ubpc, ufpc, big, rates, cpus, cbpc spread.Of
 	for i, r := range rs {
-		bpc, fpc = append(bpc, r.BytesPerCon), append(fpc, r.FDsPerConn)
+		bpc, fpc, cbpc = append(bpc, r.BytesPerCon), append(fpc, r.FDsPerConn), append(cbpc, r.ClientBPC)
 		ubpc, ufpc = append(ubpc, r.UserBytesPerCon), append(ufpc, r.UserFDsPerConn)
 		big = append(big, r.BigMBps)
 		c.MaxHeld, c.UserMaxHeld = min(c.MaxHeld, r.MaxHeld), min(c.UserMaxHeld, r.UserMaxHeld)
@@ -321,7 +343,7 @@ func combine(rs []serverResult) serverResult {
 		}
 	}
 	c.BytesPerCon, c.FDsPerConn, c.UserBytesPerCon, c.UserFDsPerConn = bpc.Median(), fpc.Median(), ubpc.Median(), ufpc.Median()
-	c.BigMBps, c.EchoRate, c.CPUPerMsg = big.Median(), rates.Median(), cpus.Median()
+	c.BigMBps, c.EchoRate, c.CPUPerMsg, c.ClientBPC = big.Median(), rates.Median(), cpus.Median(), cbpc.Median()
 	c.Steps, c.UserSteps = medianSteps(rs, func(r serverResult) []step { return r.Steps }), medianSteps(rs, func(r serverResult) []step { return r.UserSteps })
 	return c
 }
@@ -364,51 +386,69 @@ type wsloadResult struct {
 	} `json:"wire"`
 }
 
-// wsload runs a binary-frame echo against addr's /echo to its end.
-func wsload(addr string, args ...string) (wsloadResult, error) {
-	return wsloadRun(addr, append([]string{"-binary"}, args...)...)
+// wsload runs a binary-frame echo against addr's /echo to its end, over
+// TLS version ("" for ws://).
+func wsload(addr, version string, args ...string) (wsloadResult, error) {
+	return wsloadRun(addr, version, append([]string{"-binary"}, args...)...)
 }
 
-func wsloadRun(addr string, args ...string) (wsloadResult, error) {
+func wsloadRun(addr, version string, args ...string) (wsloadResult, error) {
 	var res wsloadResult
-	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, append([]string{"-url", "ws://" + addr + "/echo", "-json"}, args...)...)
+	sch, tlsLoadArgs := scheme(version)
+	args = append(append([]string{"-url", sch + "://" + addr + "/echo", "-json"}, tlsLoadArgs...), args...)
+	err := proc.RunJSON("wsload", bin("wsload"), os.Stderr, &res, args...)
 	if err == nil && (len(res.Stats.Failures) > 0 || res.Echo.Mismatched > 0) {
 		err = fmt.Errorf("wsload: failures %v, %d mismatched", res.Stats.Failures, res.Echo.Mismatched)
 	}
 	return res, err
 }
 
-func table(rs []serverResult, steps []int) string {
+// rssCells writes a row's RSS at each idle step ("–" past the last one
+// held).
+func rssCells(b *strings.Builder, steps []int, samples []step) {
+	for i := range len(steps) + 1 {
+		if i < len(samples) {
+			fmt.Fprintf(b, " %.1f MB |", float64(samples[i].RSS)/1e6)
+		} else {
+			b.WriteString(" – |")
+		}
+	}
+}
+
+// rssHeader writes a table's first header cells: the server, first, and
+// one RSS column per step.
+func rssHeader(b *strings.Builder, steps []int, first string) {
+	b.WriteString("| server | " + first + " | ")
+	for _, s := range steps {
+		fmt.Fprintf(b, "RSS @%d | ", s)
+	}
+}
+
+// rangeOf is " (min–max)" of a figure over the runs, when there are several.
+func rangeOf(r serverResult, f string, of func(serverResult) float64) string {
+	if len(r.Repeats) < 2 {
+		return fmt.Sprintf(f, of(r))
+	}
+	var v spread.Of
+	for _, x := range r.Repeats {
+		v = append(v, of(x))
+	}
+	return v.Format(f)
+}
+
+func table(all []serverResult, steps []int) string {
 	var b strings.Builder
+	var rs, trs []serverResult // ws:// rows, wss:// rows
+	for _, r := range all {
+		if r.TLS == "" {
+			rs = append(rs, r)
+		} else {
+			trs = append(trs, r)
+		}
+	}
 	several := false
 	for _, r := range rs {
 		several = several || len(r.Repeats) > 1
-	}
-	rssCells := func(samples []step) {
-		for i := range len(steps) + 1 {
-			if i < len(samples) {
-				fmt.Fprintf(&b, " %.1f MB |", float64(samples[i].RSS)/1e6)
-			} else {
-				b.WriteString(" – |")
-			}
-		}
-	}
-	rssHeader := func(first string) {
-		b.WriteString("| server | " + first + " | ")
-		for _, s := range steps {
-			fmt.Fprintf(&b, "RSS @%d | ", s)
-		}
-	}
-	// rangeOf is " (min–max)" of a figure over the runs, when there are several.
-	rangeOf := func(r serverResult, f string, of func(serverResult) float64) string {
-		if len(r.Repeats) < 2 {
-			return fmt.Sprintf(f, of(r))
-		}
-		var v spread.Of
-		for _, x := range r.Repeats {
-			v = append(v, of(x))
-		}
-		return v.Format(f)
 	}
 
 	if several {
@@ -416,26 +456,29 @@ func table(rs []serverResult, steps []int) string {
 	} else {
 		b.WriteString("Idle connections on `/echo`; echo rate and CPU per message: median over the echo runs, range in parentheses:\n\n")
 	}
-	rssHeader("RSS idle")
-	b.WriteString("RSS B/conn | fds/conn | held | echo msgs/s, median (range) | server CPU µs/msg, median (range) | 1 MiB echo MB/s |\n|---|")
+	rssHeader(&b, steps, "RSS idle")
+	b.WriteString("RSS B/conn | wsload B/conn | fds/conn | held | echo msgs/s, median (range) | server CPU µs/msg, median (range) | 1 MiB echo MB/s |\n|---|")
 	for range len(steps) + 1 {
 		b.WriteString("---:|")
 	}
-	b.WriteString("---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		var rates, cpus spread.Of
 		for _, e := range r.EchoRuns {
 			rates, cpus = append(rates, e.MsgsPerSec), append(cpus, e.CPUus)
 		}
 		fmt.Fprintf(&b, "| %s |", r.Name)
-		rssCells(r.Steps)
-		fmt.Fprintf(&b, " %s | %.2f | %d | %s | %s | %s |\n",
-			rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), r.FDsPerConn, r.MaxHeld,
-			rates.Format("%.0f"), cpus.Format("%.2f"), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+		rssCells(&b, steps, r.Steps)
+		fmt.Fprintf(&b, " %s | %s | %.2f | %d | %s | %s | %s |\n",
+			rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BytesPerCon }), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.ClientBPC }),
+			r.FDsPerConn, r.MaxHeld, rates.Format("%.0f"), cpus.Format("%.2f"), rangeOf(r, "%.0f", func(x serverResult) float64 { return x.BigMBps }))
+	}
+	if len(trs) > 0 {
+		tlsTable(&b, rs, trs, steps)
 	}
 	if *userPath != "" {
 		fmt.Fprintf(&b, "\nIdle connections on `%s`, one distinct user per connection (each with its registry entry; wsd sends a hello on connect), on a fresh process:\n\n", *userPath)
-		rssHeader("RSS idle")
+		rssHeader(&b, steps, "RSS idle")
 		b.WriteString("RSS B/conn | fds/conn | held |\n|---|")
 		for range len(steps) + 1 {
 			b.WriteString("---:|")
@@ -443,22 +486,22 @@ func table(rs []serverResult, steps []int) string {
 		b.WriteString("---:|---:|---:|\n")
 		for _, r := range rs {
 			fmt.Fprintf(&b, "| %s |", r.Name)
-			rssCells(r.UserSteps)
+			rssCells(&b, steps, r.UserSteps)
 			fmt.Fprintf(&b, " %s | %.2f | %d |\n", rangeOf(r, "%.0f", func(x serverResult) float64 { return x.UserBytesPerCon }), r.UserFDsPerConn, r.UserMaxHeld)
 		}
 	}
 	if several {
 		b.WriteString("\nEach run (RSS figures above are medians over these runs, ranges in parentheses):\n\n")
 		b.WriteString("| server | run | /echo RSS B/conn | /ws/{user} RSS B/conn | echo msgs/s (median of the run) | server CPU µs/msg | 1 MiB echo MB/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, r := range rs {
+		for _, r := range all {
 			for i, x := range r.Repeats {
-				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f |\n", r.Name, i+1, x.BytesPerCon, x.UserBytesPerCon, x.EchoRate, x.CPUPerMsg, x.BigMBps)
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.0f |\n", label(r), i+1, x.BytesPerCon, x.UserBytesPerCon, x.EchoRate, x.CPUPerMsg, x.BigMBps)
 			}
 		}
 	}
-	for _, r := range rs {
+	for _, r := range all {
 		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "\n- %s: %s", r.Name, e)
+			fmt.Fprintf(&b, "\n- %s: %s", label(r), e)
 		}
 	}
 	b.WriteString("\n")
