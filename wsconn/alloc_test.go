@@ -52,6 +52,15 @@ func TestSendAllocatesNothing(t *testing.T) {
 	p := Prepare(frame.OpText, payload)
 	assert.Zero(t, testing.AllocsPerRun(500, func() { conn.Send(frame.OpText, payload) }), "Send")
 	assert.Zero(t, testing.AllocsPerRun(500, func() { conn.SendPrepared(p) }), "SendPrepared")
+	assert.Zero(t, testing.AllocsPerRun(500, func() { sendFromStack(conn, `{"type":"hello","user":"u1","seq":0}`) }),
+		"Send must not make its payload escape: a caller's stack buffer would become garbage per message")
+}
+
+// sendFromStack sends a message built on the stack, as the hub sends its
+// hello: nothing is allocated unless Send lets the buffer escape.
+func sendFromStack(c *Conn, msg string) {
+	var buf [256]byte
+	c.Send(frame.OpText, append(buf[:0], msg...))
 }
 
 func TestBudget(t *testing.T) {

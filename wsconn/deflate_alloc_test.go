@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,6 +72,9 @@ func TestDeflateSendAllocatesNothing(t *testing.T) {
 			conn.SendPrepared(p)
 			assert.Zero(t, testing.AllocsPerRun(300, func() { conn.Send(frame.OpText, payload) }), "Send")
 			assert.Zero(t, testing.AllocsPerRun(300, func() { conn.SendPrepared(p) }), "SendPrepared")
+			compressible := strings.Repeat(`{"news":"on the stack"}`, 8) // over DeflateMinSize, under 256
+			sendFromStack(conn, compressible)
+			assert.Zero(t, testing.AllocsPerRun(300, func() { sendFromStack(conn, compressible) }), "Send from the stack")
 		})
 	}
 }
