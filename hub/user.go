@@ -187,9 +187,9 @@ func (u *user) message(e *entry) Message {
 // bodies the 8-byte sequence number and the body.
 func (u *user) frameFor(e *entry) *wsconn.Prepared {
 	if e.binary {
-		return wsconn.Prepare(frame.OpBinary, AppendBinaryMessage(make([]byte, 0, 8+len(e.body)), e.seq, e.body))
+		return wsconn.PrepareEach(frame.OpBinary, AppendBinaryMessage(make([]byte, 0, 8+len(e.body)), e.seq, e.body))
 	}
-	return wsconn.Prepare(frame.OpText, u.message(e).AppendJSON(make([]byte, 0, 96+len(e.body))))
+	return wsconn.PrepareEach(frame.OpText, u.message(e).AppendJSON(make([]byte, 0, 96+len(e.body))))
 }
 
 // wake ends the long polls waiting for a message.

@@ -345,3 +345,63 @@ func TestDropOldestWithTakeoverCloses(t *testing.T) {
 		}
 	}
 }
+
+// eachEcho answers every message with prep(body): a user's notification.
+type eachEcho struct {
+	prep func(frame.Opcode, []byte) *Prepared
+	body []byte
+}
+
+func (eachEcho) OnOpen(*Conn) {}
+func (h eachEcho) OnMessage(c *Conn, _ frame.Opcode, _ []byte) {
+	c.SendPrepared(h.prep(frame.OpText, h.body))
+}
+func (eachEcho) OnClose(*Conn, frame.CloseCode, string) {}
+
+// A frame made with PrepareEach goes to a takeover connection compressed
+// against that connection's window, so a user's second notification
+// refers to the first; Prepare's shared form refers to nothing.
+func TestPrepareEachCompressesWithEachWindow(t *testing.T) {
+	body := []byte(`{"type":"message","seq":1,"data":{"order":"` + strings.Repeat("tea, cups and pots; ", 12) + `"}}`)
+	for _, tc := range []struct {
+		name       string
+		prep       func(frame.Opcode, []byte) *Prepared
+		refersBack bool
+	}{{"PrepareEach", PrepareEach, true}, {"Prepare", Prepare, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &wireFrames{}
+			o := Options{Addr: "127.0.0.1:0", Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12},
+				Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer { return w }}
+			s, err := New(o)
+			require.NoError(t, err)
+			require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) {
+				return eachEcho{tc.prep, body}, nil
+			}}))
+			t.Cleanup(func() {
+				ctx, cancel := contextTimeout(3 * time.Second)
+				defer cancel()
+				s.Shutdown(ctx)
+			})
+			cl, err := NewClient(Options{Loops: 1, Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12}})
+			require.NoError(t, err)
+			t.Cleanup(func() { cl.Close(time.Second) })
+			h := newClientEvents()
+			_, err = cl.Dial(Target{Addr: s.Addr(), Handler: h})
+			require.NoError(t, err)
+			c := recv(t, h.open)
+			require.True(t, c.Compressed())
+			for i := range 2 {
+				require.NoError(t, c.Send(frame.OpText, []byte("next")))
+				require.Equal(t, string(body), string(recv(t, h.msgs)[1:]), "notification %d inflated", i)
+			}
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			require.Len(t, w.sizes, 2, "both compressed")
+			if tc.refersBack {
+				assert.Less(t, w.sizes[1]*4, w.sizes[0], "the second refers to the first through this connection's window")
+			} else {
+				assert.Equal(t, w.sizes[0], w.sizes[1], "the shared form refers to nothing")
+			}
+		})
+	}
+}

@@ -44,10 +44,11 @@ func (c *Conn) Send(op frame.Opcode, payload []byte) error {
 // It is immutable; connections that cannot take it at once queue a
 // reference to it, not a copy.
 type Prepared struct {
-	b   []byte
-	hdr uint8 // header length: a client connection masks b[hdr:] afresh
-	op  frame.Opcode
-	z   deflatedSlots // compressed forms, made once each when a connection needs one
+	b    []byte
+	hdr  uint8 // header length: a client connection masks b[hdr:] afresh
+	op   frame.Opcode
+	each bool          // PrepareEach: compressed per connection where context is kept
+	z    deflatedSlots // compressed forms, made once each when a connection needs one
 }
 
 // Prepare encodes a message as one frame for SendPrepared.
@@ -56,6 +57,17 @@ func Prepare(op frame.Opcode, payload []byte) *Prepared {
 	b := make([]byte, 0, h.Size()+len(payload))
 	b = frame.AppendHeader(b, h)
 	return &Prepared{b: append(b, payload...), hdr: uint8(h.Size()), op: op}
+}
+
+// PrepareEach is Prepare for a message that goes to a few connections (one
+// user's): a connection with context takeover compresses it against its
+// own window, as Send would, instead of taking the shared compressed form —
+// a user's notifications then refer to the ones before them (RFC 7692
+// §7.1.1), which is what takeover is for. Others get the shared frames.
+func PrepareEach(op frame.Opcode, payload []byte) *Prepared {
+	p := Prepare(op, payload)
+	p.each = true
+	return p
 }
 
 // Len returns the frame's size on the wire.
@@ -71,8 +83,8 @@ func (c *Conn) SendPrepared(p *Prepared) error {
 		return ErrClosed
 	}
 	switch f := c.flags.Load(); {
-	case f&fClient != 0:
-		c.writeFrameLocked(p.op, p.b[p.hdr:]) // masked afresh
+	case f&fClient != 0, p.each && f&fSendCtx != 0:
+		c.writeFrameLocked(p.op, p.b[p.hdr:]) // masked afresh, or compressed with this connection's context
 	default:
 		b := p.b
 		if f&fDeflate != 0 {
