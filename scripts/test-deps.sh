@@ -25,6 +25,7 @@ APT=(
   'prometheus          test -x /usr/bin/promtool'                  # hub TestMetricsPromtool
   'openssl             command -v openssl'                          # wsconn TestTLSOpenSSLClient (s_client)
   'nats-server         test -x /usr/sbin/nats-server'              # cmd/wsd TestClusterOverDebianNATS (-nats)
+  'iproute2            command -v ip'                               # cmd/wsd TestClusterPartition (namespaces, veth, bridge)
 )
 # Answers for packages that would otherwise ask.
 DEBCONF='wireshark-common wireshark-common/install-setuid boolean false'
