@@ -106,6 +106,12 @@ cleanup() {
     done
     [ "$sig" = TERM ] && sleep 2
   done
+  # Mounts the tests made in the chroot (ip netns add mounts /run/netns),
+  # deepest first, then ours.
+  awk -v r="$ROOT" 'index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    case " ${MOUNTS[*]} " in *" $m "*) continue ;; esac
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "bare-debian-check: could not unmount $m" >&2
+  done
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     m=${MOUNTS[i]}
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "bare-debian-check: could not unmount $m" >&2
@@ -151,6 +157,9 @@ if ! bounded 20m debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WOR
 fi
 
 step "mounts, resolv.conf, CA bundle, Go"
+# The root a mount of its own, as a container image's is: ip netns (the
+# partition test) makes it a slave mount, which fails on a plain directory.
+mnt "$ROOT" --bind "$ROOT"
 mnt "$ROOT/proc" -t proc proc
 mnt "$ROOT/sys" -t sysfs sysfs 2>/dev/null || mnt "$ROOT/sys" --bind /sys
 mnt "$ROOT/dev" --bind /dev
