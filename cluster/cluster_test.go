@@ -75,6 +75,22 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("AStalledConsumerIsMadeAgain", func(t *testing.T) {
+		// n3's consumer stops delivering (as after a kill -9 of the
+		// stream's leader under load); its connection still gets the
+		// messages published meanwhile, once, in order.
+		c := n3.dial(t, "/ws/stalled")
+		expectType(t, c, "hello")
+		n3.node.StopConsumer()
+		for i := 1; i <= 3; i++ {
+			code, _ := n1.post(t, "/publish/stalled", fmt.Sprintf("s%d", i))
+			require.Equal(t, 200, code)
+		}
+		for want := uint64(1); want <= 3; want++ {
+			require.Equal(t, want, seqOf(expectType(t, c, "message")))
+		}
+	})
+
 	t.Run("SinceOnAnyNode", func(t *testing.T) {
 		for i := 1; i <= 4; i++ {
 			code, out := tc.nodes[i%3].post(t, "/publish/resumer", fmt.Sprintf("m%d", i))
