@@ -242,26 +242,15 @@ func TestDeflatePreparedTakeover(t *testing.T) {
 	body := []byte(`{"type":"broadcast","data":{"title":"Spring sale","text":"` + strings.Repeat("tea, cups and pots at half price; ", 20) + `"}}`)
 	var mu sync.Mutex
 	var wires []*wireFrames
-	o := Options{Addr: "127.0.0.1:0", Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12},
-		Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer {
-			w := &wireFrames{}
-			mu.Lock()
-			wires = append(wires, w)
-			mu.Unlock()
-			return w
-		}}
-	s, err := New(o)
-	require.NoError(t, err)
-	g := s.NewGroup()
-	require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) { return groupEcho{g, body}, nil }}))
-	t.Cleanup(func() {
-		ctx, cancel := contextTimeout(3 * time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	cl, err := NewClient(Options{Loops: 1, Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12}})
-	require.NoError(t, err)
-	t.Cleanup(func() { cl.Close(time.Second) })
+	o := Options{Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer {
+		w := &wireFrames{}
+		mu.Lock()
+		wires = append(wires, w)
+		mu.Unlock()
+		return w
+	}}
+	var g *Group
+	s, cl := startTakeoverPair(t, o, func(s *Server) Handler { g = s.NewGroup(); return groupEcho{g, body} })
 	var hs []*clientEvents
 	var cs []*Conn
 	for range 3 {
@@ -346,6 +335,28 @@ func TestDropOldestWithTakeoverCloses(t *testing.T) {
 	}
 }
 
+// startTakeoverPair starts a server with o, context takeover at 2^12 both
+// ways and the handler made by handler, and a client with the same policy;
+// both end with the test.
+func startTakeoverPair(t *testing.T, o Options, handler func(*Server) Handler) (*Server, *Client) {
+	t.Helper()
+	policy := upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12}
+	o.Addr, o.Deflate = "127.0.0.1:0", policy
+	s, err := New(o)
+	require.NoError(t, err)
+	h := handler(s)
+	require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) { return h, nil }}))
+	t.Cleanup(func() {
+		ctx, cancel := contextTimeout(3 * time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	cl, err := NewClient(Options{Loops: 1, Deflate: policy})
+	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close(time.Second) })
+	return s, cl
+}
+
 // eachEcho answers every message with prep(body): a user's notification.
 type eachEcho struct {
 	prep func(frame.Opcode, []byte) *Prepared
@@ -370,23 +381,10 @@ func TestPrepareEachCompressesWithEachWindow(t *testing.T) {
 	}{{"PrepareEach", PrepareEach, true}, {"Prepare", Prepare, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &wireFrames{}
-			o := Options{Addr: "127.0.0.1:0", Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12},
-				Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer { return w }}
-			s, err := New(o)
-			require.NoError(t, err)
-			require.NoError(t, s.Start(Routes{Upgrade: func(*Conn, *upgrade.Request) (Handler, *upgrade.Error) {
-				return eachEcho{tc.prep, body}, nil
-			}}))
-			t.Cleanup(func() {
-				ctx, cancel := contextTimeout(3 * time.Second)
-				defer cancel()
-				s.Shutdown(ctx)
-			})
-			cl, err := NewClient(Options{Loops: 1, Deflate: upgrade.DeflatePolicy{Mode: upgrade.DeflateTakeover, WindowBits: 12}})
-			require.NoError(t, err)
-			t.Cleanup(func() { cl.Close(time.Second) })
+			o := Options{Observe: func(*upgrade.Request, netip.AddrPort, netip.AddrPort) Observer { return w }}
+			s, cl := startTakeoverPair(t, o, func(*Server) Handler { return eachEcho{tc.prep, body} })
 			h := newClientEvents()
-			_, err = cl.Dial(Target{Addr: s.Addr(), Handler: h})
+			_, err := cl.Dial(Target{Addr: s.Addr(), Handler: h})
 			require.NoError(t, err)
 			c := recv(t, h.open)
 			require.True(t, c.Compressed())
