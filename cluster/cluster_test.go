@@ -178,9 +178,12 @@ func TestCluster(t *testing.T) {
 			n1.getJSON("/poll/waiter?since=0&wait=20s", &p)
 			done <- p
 		}()
-		// The poll registers its wait before it reads the store, so a
-		// publish at any time after the request reaches it.
-		time.Sleep(50 * time.Millisecond)
+		// The publish waits until the poll is waiting on n1, so that it is
+		// the publish on n3 that wakes it.
+		require.Eventually(t, func() bool {
+			var st map[string]any
+			return n1.getJSON("/stats", &st) == 200 && num(st["polls_waiting"]) == 1
+		}, 10*time.Second, 10*time.Millisecond, "the long poll on n1 is not waiting")
 		code, _ := n3.post(t, "/publish/waiter", "wake")
 		require.Equal(t, 200, code)
 		select {

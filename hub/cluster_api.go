@@ -113,20 +113,11 @@ func (h *Hub) handlePollCluster(w http.ResponseWriter, r *http.Request, name str
 	// Wait for Deliver from before the read: a message stored after it
 	// wakes us (the entry stays while it has waiters).
 	u, mu := h.lockUser(name)
-	m := u.moreOf()
-	if m.notify == nil {
-		m.notify = make(chan struct{})
-	}
-	ch := m.notify
-	m.waiters++
+	ch := u.addWaiter(&h.pollsWaiting)
 	mu.Unlock()
 	defer func() {
 		mu.Lock()
-		m := u.moreOf()
-		if m.waiters--; m.waiters == 0 && m.notify == ch {
-			m.notify = nil
-		}
-		u.trim()
+		u.dropWaiter(&h.pollsWaiting, ch)
 		mu.Unlock()
 		h.dropIfEmpty(u)
 	}()

@@ -56,12 +56,13 @@ type Hub struct {
 	roomSets     roomSets // the rooms claims of tokens, interned
 	authFailures *failureCounts
 
-	online      atomic.Int64 // user connections
-	onlineUsers atomic.Int64 // users with at least one connection
-	published   atomic.Int64
-	broadcasts  atomic.Int64
-	roomSends   atomic.Int64
-	delivered   atomic.Int64 // frames handed to connections by publishes and room sends (broadcasts: Group.Sent)
+	online       atomic.Int64 // user connections
+	onlineUsers  atomic.Int64 // users with at least one connection
+	pollsWaiting atomic.Int64 // long polls waiting for a message (user.addWaiter)
+	published    atomic.Int64
+	broadcasts   atomic.Int64
+	roomSends    atomic.Int64
+	delivered    atomic.Int64 // frames handed to connections by publishes and room sends (broadcasts: Group.Sent)
 
 	userCapRefusals atomic.Int64 // handshakes refused over MaxConnsPerUser
 
@@ -238,14 +239,15 @@ func (h *Hub) User(name string) UserInfo {
 
 // Counts are the hub's registry sizes and counters.
 type Counts struct {
-	Connections int64 `json:"hub_connections"`
-	UsersOnline int64 `json:"users_online"`
-	Users       int   `json:"users_known"`
-	Rooms       int   `json:"rooms"`
-	Published   int64 `json:"published"`
-	Broadcasts  int64 `json:"broadcasts"`
-	RoomSends   int64 `json:"room_sends"`
-	Delivered   int64 `json:"delivered"` // frames handed to connections by every kind of send
+	Connections  int64 `json:"hub_connections"`
+	UsersOnline  int64 `json:"users_online"`
+	Users        int   `json:"users_known"`
+	Rooms        int   `json:"rooms"`
+	Published    int64 `json:"published"`
+	Broadcasts   int64 `json:"broadcasts"`
+	RoomSends    int64 `json:"room_sends"`
+	Delivered    int64 `json:"delivered"`     // frames handed to connections by every kind of send
+	PollsWaiting int64 `json:"polls_waiting"` // long polls waiting for a message now
 }
 
 // Counts returns the registry sizes and counters now.
@@ -258,7 +260,7 @@ func (h *Hub) Counts() Counts {
 	h.roomMu.Unlock()
 	return Counts{Connections: h.online.Load(), UsersOnline: h.onlineUsers.Load(), Users: users, Rooms: rooms,
 		Published: h.published.Load(), Broadcasts: h.broadcasts.Load(), RoomSends: h.roomSends.Load(),
-		Delivered: h.delivered.Load() + h.everyone.Sent()}
+		Delivered: h.delivered.Load() + h.everyone.Sent(), PollsWaiting: h.pollsWaiting.Load()}
 }
 
 type atomicCount = atomic.Int64

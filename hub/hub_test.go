@@ -243,11 +243,13 @@ func TestPolling(t *testing.T) {
 		done <- out
 	}()
 	eventually(t, func() bool { return e.hub.waiters("dora") == 1 }, "the long poll is not waiting")
+	assert.Equal(t, int64(1), e.hub.Counts().PollsWaiting, "/stats polls_waiting")
 	start := time.Now()
 	e.request("POST", "/publish/dora", "three")
 	out = <-done
 	assert.Less(t, time.Since(start), time.Second)
 	assert.Zero(t, e.hub.waiters("dora"), "the woken poll stopped waiting")
+	assert.Zero(t, e.hub.Counts().PollsWaiting, "/stats polls_waiting after the poll")
 	msgs = out["messages"].([]any)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, float64(3), msgs[0].(map[string]any)["seq"])

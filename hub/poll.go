@@ -55,7 +55,7 @@ func (h *Hub) handlePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, mu := h.lockUser(name)
-	u.wait(r.Context(), mu, since, wait)
+	u.wait(r.Context(), mu, &h.pollsWaiting, since, wait)
 	first := u.firstSeq()
 	b := make([]byte, 0, 256)
 	b = append(b, `{"user":`...)

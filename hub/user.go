@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsd-dev/wsd/frame"
@@ -203,16 +204,11 @@ func (u *user) wake() {
 // wait waits up to d (or until ctx ends) for a message after seq when
 // none is kept: a long poll. It holds mu, the user's lock, on entry and on
 // return, not while it waits.
-func (u *user) wait(ctx context.Context, mu *sync.Mutex, seq uint64, d time.Duration) {
+func (u *user) wait(ctx context.Context, mu *sync.Mutex, waiting *atomic.Int64, seq uint64, d time.Duration) {
 	if d <= 0 || u.seq > seq && u.kept() > 0 && u.more.at(u.more.n-1).seq > seq {
 		return
 	}
-	m := u.moreOf()
-	if m.notify == nil {
-		m.notify = make(chan struct{})
-	}
-	ch := m.notify
-	m.waiters++
+	ch := u.addWaiter(waiting)
 	mu.Unlock()
 	t := time.NewTimer(d)
 	select {
@@ -222,9 +218,29 @@ func (u *user) wait(ctx context.Context, mu *sync.Mutex, seq uint64, d time.Dura
 	}
 	t.Stop()
 	mu.Lock()
-	m = u.moreOf() // trim may not drop it while waiters > 0: still the same
+	u.dropWaiter(waiting, ch)
+}
+
+// addWaiter registers a long poll on the user's next message and returns
+// the channel its publish closes; waiting counts the hub's long polls
+// (/stats polls_waiting). The caller holds the user's lock.
+func (u *user) addWaiter(waiting *atomic.Int64) chan struct{} {
+	m := u.moreOf()
+	if m.notify == nil {
+		m.notify = make(chan struct{})
+	}
+	m.waiters++
+	waiting.Add(1)
+	return m.notify
+}
+
+// dropWaiter ends a long poll that addWaiter registered with ch. The
+// caller holds the user's lock.
+func (u *user) dropWaiter(waiting *atomic.Int64, ch chan struct{}) {
+	m := u.moreOf() // trim may not drop it while waiters > 0: still the same
 	if m.waiters--; m.waiters == 0 && m.notify == ch {
 		m.notify = nil // nobody waits on it any more
 	}
+	waiting.Add(-1)
 	u.trim()
 }

@@ -92,9 +92,10 @@ func openOffline(t *testing.T, tab context.Context, path string) (*renderedRepor
 	require.NoError(t, err)
 	var r renderedReport
 	require.NoError(t, json.Unmarshal([]byte(js), &r))
-	// Loading events may trail the load by a moment; the page asked for
-	// everything it will by now (it has no script).
-	time.Sleep(200 * time.Millisecond)
+	// Every request the page made was announced before its load completed
+	// (readyState 'complete' waits for every subresource), and the DevTools
+	// connection hands its events to the listener in order, before the
+	// answer that saw 'complete'; with no script, nothing asks later.
 	mu.Lock()
 	defer mu.Unlock()
 	return &r, append([]string(nil), urls...)
