@@ -200,14 +200,26 @@ func (m *MessageReader) Release() {
 }
 
 // Reset gives back every buffer, including those of a partial message, and
-// makes the reader new: for a connection that closes.
+// makes the reader new: for a connection that closes. It keeps its empty
+// assembly record, so that a reader used again allocates nothing.
 func (m *MessageReader) Reset() {
-	if a := m.asm; a != nil {
+	a := m.asm
+	if a != nil {
 		lim := m.limits()
 		m.put(lim, a.buf)
 		m.put(lim, a.ctl)
+		*a = assembly{}
 	}
-	*m = MessageReader{Reader: Reader{Role: m.Role, Rsv: m.Rsv}, Limits: m.Limits}
+	*m = MessageReader{Reader: Reader{Role: m.Role, Rsv: m.Rsv}, Limits: m.Limits, asm: a}
+}
+
+// Idle reports whether the reader holds nothing between inputs: no frame,
+// header or fragmented message open, and no buffer but lent ones (which
+// Release gives back). An idle reader's state is its Role, Rsv and Limits
+// alone, so a server can keep one reader per event loop and give a
+// connection its own only while a read ends inside a frame.
+func (m *MessageReader) Idle() bool {
+	return m.Reader.Idle() && (m.asm == nil || ((m.asm.buf == nil || m.asm.lent) && (m.asm.ctl == nil || m.asm.ctlLent)))
 }
 
 // Buffered returns the bytes held for a partial message.

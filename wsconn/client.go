@@ -132,8 +132,6 @@ func (cl *Client) Dial(t Target) (*Conn, error) {
 	c := &Conn{fd: int32(fd), l: cl.pick(), h: t.Handler, state: stConnecting, lastRead: now}
 	c.timer.Store(nonzero(now))
 	c.flags.Store(fClient)
-	c.rd.Role = frame.RoleClient
-	c.rd.Limits = &cl.limits
 	if cl.tls != nil {
 		c.newTLSConn()
 	}

@@ -33,10 +33,11 @@ const (
 	fLocalClose                        // this side decided the close (Close, a violation, a timeout, the queue cap)
 	fTooFast                           // over Options.HandshakeRate: the handshake is answered 429
 	fTLS                               // TLS: the bytes on the wire go through extra.tls (tls.go)
+	fSplit                             // a read ended inside a frame or message: the loop keeps this connection's reader (reader.go)
 )
 
 // Conn is one WebSocket connection, in either role. Its methods are safe
-// from any goroutine. It is kept small (128 bytes): a server holds one per
+// from any goroutine. It is kept small (64 bytes): a server holds one per
 // connection and nothing else while the connection is idle.
 type Conn struct {
 	mu    sync.Mutex
@@ -55,10 +56,9 @@ type Conn struct {
 	lastRead uint32
 	timer    atomic.Uint32
 
-	l  *loop
-	h  Handler
-	rd frame.MessageReader
-	x  atomic.Pointer[extra] // what only some connections need; nil for most
+	l *loop
+	h Handler
+	x atomic.Pointer[extra] // what only some connections need; nil for most
 }
 
 // extra holds what a connection needs only at times: a queue while the
@@ -233,6 +233,7 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 		e.groups.get(c.gid).remove(c)
 	}
 	e.table.Store(int(c.fd), nil) // before close: the number may be reused at once
+	c.dropReader()
 	c.mu.Lock()
 	x := c.x.Load()
 	if x != nil && x.cls.code != 0 { // decided earlier: a violation, a slow consumer, the peer's Close
@@ -251,7 +252,6 @@ func (c *Conn) end(code frame.CloseCode, reason string, dialErr *DialError) {
 	poller.Close(int(c.fd))
 	c.x.Store(nil)
 	c.mu.Unlock()
-	c.rd.Reset()
 	l.stats.closed.Add(1)
 	switch {
 	case c.flags.Load()&fOpened != 0:

@@ -54,8 +54,7 @@ func (c *Conn) setDeflate(p upgrade.DeflateParams, client bool) {
 	if recvCtx {
 		f |= fRecvCtx
 	}
-	c.flags.Store(c.flags.Load() | f)
-	c.rd.Rsv = frame.Rsv1
+	c.flags.Store(c.flags.Load() | f) // the reader allows RSV1 from now on (Conn.rsv)
 	if sendCtx || recvCtx {
 		c.makeWindows()
 	}

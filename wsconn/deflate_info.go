@@ -10,7 +10,7 @@ import (
 // Sec-WebSocket-Extensions answers (RFC 6455 §9.1, RFC 7692 §5) of the
 // connections that opened, by their text, and the bytes of the heads both
 // ways, so that a byte count can tell frames from handshakes. Kept per
-// client, not per connection: an idle Conn stays at 128 bytes.
+// client, not per connection: an idle Conn stays at 64 bytes.
 
 // NoExtension is the key ExtensionAnswers counts connections under whose
 // 101 answered no Sec-WebSocket-Extensions.

@@ -51,6 +51,10 @@ type loop struct {
 	deflateAnswer [128]byte             // the 101's Sec-WebSocket-Extensions value is built here
 	stats         stats
 	tls           loopTLS
+	rd            frame.MessageReader            // parses the connection being read (reader.go)
+	rdConn        *Conn                          // whose bytes rd is parsing, nil between reads
+	split         map[*Conn]*frame.MessageReader // the readers of connections whose last read ended inside a frame
+	spare         []*frame.MessageReader         // readers given back, for reuse
 }
 
 // inbox hands new connections to a loop from other goroutines (the
@@ -80,6 +84,7 @@ func (e *engine) init(opt Options, role frame.Role, h func(l *loop)) error {
 	for i := range opt.Loops {
 		l := &loop{id: i, e: e, cork: make([]byte, 0, 64<<10), scratch: make([]byte, 0, 1024)}
 		l.allConns = l.conns.All
+		l.rd.Limits = &e.limits
 		pl, err := poller.NewLoop(i, events{l}, opt.ReadBuffer, opt.TickInterval)
 		if err != nil {
 			e.stopLoops()

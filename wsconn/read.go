@@ -78,9 +78,17 @@ func (c *Conn) input(data []byte) {
 
 // frames parses frames from data and dispatches messages.
 func (c *Conn) frames(data []byte) {
+	rd := c.beginRead()
+	c.parse(rd, data)
+	c.endRead(rd)
+}
+
+// parse reads frames from data with rd and dispatches the messages; it
+// returns early once the connection fails or closes.
+func (c *Conn) parse(rd *frame.MessageReader, data []byte) {
 	l := c.l
 	for len(data) > 0 {
-		msg, n, err := c.rd.Next(data)
+		msg, n, err := rd.Next(data)
 		data = data[n:]
 		if err == frame.ErrNeedMore {
 			break
@@ -123,7 +131,6 @@ func (c *Conn) frames(data []byte) {
 			}
 		}
 	}
-	c.rd.Release()
 }
 
 // fail answers a protocol violation: a Close with its code and reason, then
@@ -147,7 +154,7 @@ func (c *Conn) failWith(code frame.CloseCode, reason string) {
 	c.mu.Unlock()
 	c.sendClose(code, reason)
 	c.state = stDraining
-	c.rd.Reset()
+	c.dropReader()
 	c.uncork()
 	c.shutdownWrite()
 }
@@ -179,7 +186,7 @@ func (c *Conn) closeReceived(p []byte) {
 	c.uncork()
 	if client {
 		c.state = stDraining
-		c.rd.Reset()
+		c.dropReader()
 		return
 	}
 	c.closeNow(code, string(reason))

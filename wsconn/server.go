@@ -144,8 +144,6 @@ func (s *Server) accept(l *loop) {
 		now := s.clock()
 		c := &Conn{fd: int32(fd), l: target, state: stHandshake, lastRead: now}
 		c.timer.Store(nonzero(now))
-		c.rd.Role = frame.RoleServer
-		c.rd.Limits = &s.limits
 		if s.ipRate != nil && !s.ipRate.allow(ip, now) {
 			c.flags.Store(fTooFast) // answered 429 once its request is read
 		}

@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -689,11 +688,6 @@ func x509Pool(t *testing.T, pem []byte) *x509.CertPool {
 	p := x509.NewCertPool()
 	require.True(t, p.AppendCertsFromPEM(pem))
 	return p
-}
-
-// TLS state lives behind extra: a connection stays 128 bytes.
-func TestConnStays128Bytes(t *testing.T) {
-	assert.LessOrEqual(t, unsafe.Sizeof(Conn{}), uintptr(128))
 }
 
 // Bytes that arrive while crypto/tls is still busy with the handshake are
