@@ -39,7 +39,7 @@ test-go:
 
 # Every fuzz target for FUZZTIME each (go test -fuzz takes one target at a time).
 fuzz:
-	@for pkg in ./frame ./upgrade ./trace ./internal/jsonw ./deflate ./auth ./tlsrec; do \
+	@for pkg in ./frame ./wsconn ./upgrade ./trace ./internal/jsonw ./deflate ./auth ./tlsrec; do \
 	  for t in $$($(GO) test $$pkg -list '^Fuzz' | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; \
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \

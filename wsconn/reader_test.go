@@ -113,3 +113,61 @@ func TestSplitReadsAllocateNothing(t *testing.T) {
 	assert.Empty(t, l.split)
 	assert.Zero(t, testing.AllocsPerRun(200, split))
 }
+
+// messagesOf turns data into binary messages of one or more frames, every
+// choice (lengths, where a message ends) taken from data itself.
+func messagesOf(data []byte) (wire []byte, msgs []string) {
+	var msg []byte
+	first := true
+	for len(data) > 0 {
+		n := min(1+int(data[0]%23), len(data))
+		p, fin := data[:n], data[0]&1 == 1 || n == len(data)
+		data = data[n:]
+		op := frame.OpContinuation
+		if first {
+			op = frame.OpBinary
+		}
+		wire = append(wire, wstest.Masked(fin, op, p)...)
+		msg, first = append(msg, p...), fin
+		if fin {
+			msgs, msg = append(msgs, string(msg)), nil
+		}
+	}
+	return wire, msgs
+}
+
+// Two connections on one loop, their streams cut at arbitrary points and
+// the pieces interleaved, get exactly the messages of their own streams.
+func FuzzSplitReadsOnOneLoop(f *testing.F) {
+	f.Add([]byte("hello, two connections on one loop"), []byte{3, 1, 7, 2, 9, 0, 40})
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, []byte{1})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		if len(cuts) == 0 {
+			cuts = []byte{0}
+		}
+		l := readLoop()
+		ra, rb := &recorder{}, &recorder{}
+		a, b := openConn(l, ra), openConn(l, rb)
+		wa, wantA := messagesOf(data)
+		rev := make([]byte, len(data))
+		for i, x := range data {
+			rev[len(data)-1-i] = x ^ 0x55
+		}
+		wb, wantB := messagesOf(rev)
+		for i := 0; len(wa) > 0 || len(wb) > 0; i++ {
+			n := 1 + int(cuts[i%len(cuts)]%41)
+			c, w := a, &wa
+			if i%2 == 1 {
+				c, w = b, &wb
+			}
+			n = min(n, len(*w))
+			if n > 0 {
+				c.frames((*w)[:n])
+				*w = (*w)[n:]
+			}
+		}
+		require.Equal(t, wantA, ra.got)
+		require.Equal(t, wantB, rb.got)
+		require.Empty(t, l.split)
+	})
+}
