@@ -126,8 +126,13 @@ func TestNeverReadingClientClosedAtQueueCap(t *testing.T) {
 	addr := s.Addr().String()
 	slowC, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
+	defer slowC.Close()
 	good, err := wstest.Dial(addr, "/echo", "")
 	require.NoError(t, err)
+	// Held to the end: once unused, a client's socket is closed by its
+	// finalizer at the next GC, and the server sees both connections drop
+	// (the flake this test had under load).
+	defer good.Close()
 
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
