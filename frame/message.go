@@ -47,8 +47,8 @@ type MessageReader struct {
 }
 
 // assembly holds what a message split over inputs needs. It is kept out of
-// line: most connections never need it, and a server holds a MessageReader
-// per connection.
+// line: most readers never need it, and a reader kept for a connection
+// whose read ended inside a frame should cost little.
 type assembly struct {
 	buf     []byte // the data message being assembled
 	ctl     []byte // a control frame split over inputs (rare)

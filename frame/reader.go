@@ -36,7 +36,8 @@ type Reader struct {
 	utf8      UTF8State // of the current text message
 	comp      bool      // the current data message is compressed (RSV1 on its first frame, RFC 7692 §6)
 	// The fields are ordered so that the struct packs into 48 bytes: a
-	// server holds one per connection.
+	// server holds one per event loop, and one per connection whose last
+	// read ended inside a frame.
 }
 
 // Idle reports whether the reader is between frames with nothing held and

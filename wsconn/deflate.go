@@ -39,7 +39,8 @@ const (
 const DefaultDeflateMinSize = 64
 
 // setDeflate applies an agreed configuration to a connection in the given
-// role. Before the connection is handed to anyone.
+// role, before its first frame: at a server's handshake, or when a client
+// reads the server's answer.
 func (c *Conn) setDeflate(p upgrade.DeflateParams, client bool) {
 	sendCtx, recvCtx := !p.ServerNoContextTakeover, !p.ClientNoContextTakeover
 	sendBits, recvBits := p.ServerWindowBits(), p.ClientWindowBits()
@@ -54,7 +55,11 @@ func (c *Conn) setDeflate(p upgrade.DeflateParams, client bool) {
 	if recvCtx {
 		f |= fRecvCtx
 	}
-	c.flags.Store(c.flags.Load() | f) // the reader allows RSV1 from now on (Conn.rsv)
+	// Under mu: a client's Conn is already its caller's, who may Close it
+	// meanwhile; and the reader allows RSV1 from now on (Conn.rsv).
+	c.mu.Lock()
+	c.setFlag(f)
+	c.mu.Unlock()
 	if sendCtx || recvCtx {
 		c.makeWindows()
 	}

@@ -74,6 +74,7 @@ func TestSplitReadsOfConnectionsOnOneLoopStayApart(t *testing.T) {
 	}
 	assert.Nil(t, l.rdConn)
 	assert.NotEmpty(t, l.spare, "the readers went back to the loop")
+	assert.Zero(t, l.e.budget.held.Load(), "every buffer lent for a partial message came back")
 }
 
 // A connection whose read ends inside a frame, and then fails, gives its
@@ -92,6 +93,7 @@ func TestAFailedConnectionLeavesNoReaderBehind(t *testing.T) {
 	b.frames(fb)
 	assert.Equal(t, []string{"clean"}, rb.got)
 	assert.Empty(t, ra.got)
+	assert.Zero(t, l.e.budget.held.Load(), "a's partial message gave its buffer back")
 }
 
 // A message split over reads costs no allocation once the loop has a
